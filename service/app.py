@@ -1,0 +1,41 @@
+"""create_app: wiring only. Nothing connects or reads a file at import time."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from service.api.auth import begin_request
+from service.api.errors import register_error_handlers
+from service.api.routes import api
+from service.bootstrap import build_deps, check_migrated
+from service.config import Settings
+from service.deps import Deps
+
+
+def create_app(settings: Settings | None = None, deps: Deps | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    deps = deps or build_deps(settings, publish=_publisher(settings))
+    check_migrated(deps.db)
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["datasteward"] = deps
+    app.before_request(begin_request)
+    app.register_blueprint(api)
+    register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():  # type: ignore[no-untyped-def]
+        return {"status": "ok"}
+
+    return app
+
+
+def _publisher(settings: Settings):  # type: ignore[no-untyped-def]
+    from service.jobs import celery_publisher
+
+    return celery_publisher(settings.broker_url)

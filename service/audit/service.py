@@ -1,0 +1,162 @@
+"""Writing and reading the audit trail.
+
+`record` appends one record inside the caller's transaction, so the record
+exists exactly when the operation it describes does. Appends are serialised by
+locking the single chain-head row; the head carries the last sequence number
+and hash, so an append never scans the table.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.access.service import Actor
+from service.audit.chain import GENESIS, canonical_json, chain_hash
+from service.audit.models import AuditHead, AuditRecord
+from service.errors import Forbidden
+
+HEAD_ID = 1
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened; everything but who and when."""
+
+    action: str
+    outcome: str = "done"
+    reason: str | None = None
+    procedure: str | None = None
+    version_hash: str | None = None
+    case_id: str | None = None
+    task_id: str | None = None
+    subject: str | None = None
+    fields: list[str] | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+    detail: dict[str, Any] | None = field(default=None)
+    detail_enc: bytes | None = None
+
+
+def record(session: Session, actor: Actor, event: Event, now: datetime) -> int:
+    """Append one record in the caller's transaction; returns its sequence number."""
+    head = _locked_head(session)
+    seq = head.seq + 1
+    row = AuditRecord(
+        seq=seq,
+        at=now,
+        actor_id=actor.id or None,
+        actor=actor.username,
+        role=actor.primary_role,
+        request_id=actor.request_id,
+        client_addr=actor.client_addr,
+        action=event.action,
+        outcome=event.outcome,
+        reason=event.reason,
+        procedure=event.procedure,
+        version_hash=event.version_hash,
+        case_id=event.case_id,
+        task_id=event.task_id,
+        subject=event.subject,
+        fields=event.fields,
+        purpose=event.purpose,
+        legal_basis=event.legal_basis,
+        detail=event.detail,
+        detail_enc=event.detail_enc,
+        hash=b"",
+    )
+    row.hash = chain_hash(head.hash, canonical_json(hashed_fields(row)))
+    session.add(row)
+    head.seq, head.hash = seq, row.hash
+    return seq
+
+
+def hashed_fields(row: AuditRecord) -> dict[str, Any]:
+    """The exact fields the chain covers, in a JSON-ready form."""
+    at = row.at.astimezone(UTC).replace(tzinfo=None) if row.at.tzinfo else row.at
+    return {
+        "seq": row.seq,
+        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%f"),
+        "actor_id": row.actor_id,
+        "actor": row.actor,
+        "role": row.role,
+        "action": row.action,
+        "outcome": row.outcome,
+        "reason": row.reason,
+        "procedure": row.procedure,
+        "version_hash": row.version_hash,
+        "case_id": row.case_id,
+        "task_id": row.task_id,
+        "subject": row.subject,
+        "fields": row.fields,
+        "purpose": row.purpose,
+        "legal_basis": row.legal_basis,
+        "request_id": row.request_id,
+        "client_addr": row.client_addr,
+        "detail": row.detail,
+        "detail_enc": row.detail_enc.hex() if row.detail_enc else None,
+    }
+
+
+def _locked_head(session: Session) -> AuditHead:
+    head = session.scalar(
+        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
+    )
+    if head is None:
+        head = AuditHead(id=HEAD_ID, seq=0, hash=GENESIS)
+        session.add(head)
+    return head
+
+
+def case_history(session: Session, case_id: str) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(AuditRecord).where(AuditRecord.case_id == case_id).order_by(AuditRecord.seq)
+    )
+    return [
+        {
+            "seq": r.seq,
+            "at": r.at.isoformat(),
+            "actor": r.actor,
+            "action": r.action,
+            "outcome": r.outcome,
+            "reason": r.reason,
+            "task_id": r.task_id,
+            "fields": r.fields,
+        }
+        for r in rows
+    ]
+
+
+class Refusal(Forbidden):
+    """A 403 whose audit record is written once the refused transaction has rolled back."""
+
+    def __init__(self, reason: str, event: Event) -> None:
+        super().__init__(reason)
+        self.event = event
+
+
+def records_refusals(use_case: F) -> F:
+    """Wrap a use case ``(deps, actor, ...)`` so each `Refusal` it raises is audited.
+
+    The record goes in its own transaction after the use case's own has been
+    rolled back, so the refusal is kept while nothing of the operation is.
+    """
+
+    @functools.wraps(use_case)
+    def wrapper(deps: Any, actor: Actor, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return use_case(deps, actor, *args, **kwargs)
+        except Refusal as refusal:
+            with deps.unit_of_work() as uow:
+                record(uow.session, actor, refusal.event, deps.now())
+                uow.commit()
+            raise
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,43 @@
+"""Building a process's collaborators from settings (web app, worker and CLI alike)."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+
+from service.config import Settings
+from service.connectors import build_registry
+from service.db import Database
+from service.deps import Deps
+from service.engine import Engine
+from service.jobs import Publisher
+from service.vault.keys import load_vault_keys
+
+
+class NotMigrated(RuntimeError):
+    """The database schema is missing or older than this code."""
+
+
+def build_deps(settings: Settings, *, publish: Publisher | None = None, create_keys: bool = False) -> Deps:
+    database = Database.connect(settings.database_url, settings.keystore_url)
+    return Deps(
+        settings=settings,
+        db=database,
+        engine=Engine(connectors=build_registry()),
+        keys=load_vault_keys(settings, create=create_keys),
+        publish=publish,
+    )
+
+
+def check_migrated(database: Database) -> None:
+    """Refuse to run on a database that `datasteward init` has not brought to head."""
+    from service.migrations import head_revision
+
+    fix = "run `datasteward init` (or `datasteward migrate`) to create or upgrade it"
+    with database.engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            raise NotMigrated(f"the database at {database.engine.url!r} is not migrated; {fix}")
+        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if current != head_revision():
+        raise NotMigrated(
+            f"the database is at revision {current}, this code needs {head_revision()}; {fix}"
+        )

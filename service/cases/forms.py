@@ -1,0 +1,66 @@
+"""Form data: JSON Schema validation with errors that name fields, never values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from service.errors import Invalid
+
+_validators: dict[str, Draft202012Validator] = {}
+
+
+def validate_form(schema: dict[str, Any], data: Any, cache_key: str | None = None) -> None:
+    """Raise Invalid naming every bad field; the reason never echoes the value."""
+    if not isinstance(data, dict):
+        raise Invalid("form data must be a JSON object", details=[{"field": "data", "reason": "not an object"}])
+    errors = sorted(_validator(schema, cache_key).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        raise Invalid("form data failed validation", details=[_detail(e) for e in errors])
+
+
+def split_personal(schema: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Separate fields marked ``x-personal`` (for the vault) from the rest (for the workflow)."""
+    properties = schema.get("properties", {})
+    personal = {k: v for k, v in data.items() if properties.get(k, {}).get("x-personal")}
+    if personal and "id_type" in data:
+        personal["id_type"] = data["id_type"]
+    rest = {k: v for k, v in data.items() if k not in personal}
+    return rest, personal
+
+
+def _validator(schema: dict[str, Any], cache_key: str | None) -> Draft202012Validator:
+    key = cache_key or json.dumps(schema, sort_keys=True)
+    validator = _validators.get(key)
+    if validator is None:
+        validator = _validators[key] = Draft202012Validator(schema)
+    return validator
+
+
+def _detail(error: ValidationError) -> dict[str, str]:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        return {"field": ".".join(filter(None, [path, missing])), "reason": "is required"}
+    if error.validator == "additionalProperties":
+        return {"field": path or "data", "reason": "has fields the form does not define"}
+    return {"field": path or "data", "reason": _reason(error)}
+
+
+def _reason(error: ValidationError) -> str:
+    rule, expected = error.validator, error.validator_value
+    reasons = {
+        "type": f"must be of type {expected}",
+        "enum": f"must be one of {expected}",
+        "const": f"must be {expected!r}",
+        "pattern": f"must match the pattern {expected}",
+        "minLength": f"must be at least {expected} characters",
+        "maxLength": f"must be at most {expected} characters",
+        "minimum": f"must be at least {expected}",
+        "maximum": f"must be at most {expected}",
+        "format": f"must be a valid {expected}",
+    }
+    return reasons.get(str(rule), f"fails the {rule} rule")

@@ -1,0 +1,98 @@
+"""Read-side use cases: a task with its form, a case with its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from service.access.service import REVIEW_ROLES, Actor
+from service.audit.service import Event, case_history, record
+from service.cases import duties
+from service.cases.models import Case, Task
+from service.cases.tasks import list_tasks, task_summary
+from service.definitions.models import ProcedureVersion
+from service.definitions.service import compile_version
+from service.deps import Deps
+from service.errors import Forbidden, NotFound
+from service.vault import service as vault
+
+OVERSIGHT_ROLES = frozenset({"compliance", "auditor", "admin"})
+
+
+def task_list(deps: Deps, actor: Actor, scope: str, procedure: str | None, limit: int,
+              offset: int) -> list[dict[str, Any]]:
+    with deps.unit_of_work() as uow:
+        return list_tasks(uow.session, actor, scope=scope, procedure=procedure,
+                          limit=limit, offset=offset)
+
+
+def show_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
+    """The task, its form schema, and the case's values the task needs.
+
+    A reviewer who may act on the task sees the subject's values in clear
+    (they check them) and that read is audited; everyone else sees them masked.
+    """
+    with deps.unit_of_work() as uow:
+        task = uow.session.get(Task, task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        case = uow.session.get_one(Case, task.case_id)
+        _check_can_see(actor, task.lane, case)
+        version = uow.session.get_one(ProcedureVersion, case.version_id)
+        view = task_summary(task)
+        view["form_schema"] = version.forms.get(task.form or "")
+        view["case_data"] = _case_data(deps, version, case)
+        view["subject_fields"] = None
+        if case.subject and vault.subject_status(uow, case.subject) != "shredded":
+            view["subject_fields"], view["subject_masked"] = _subject_view(
+                uow, deps, actor, task, case, version)
+        uow.commit()
+        return view
+
+
+def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
+    from service.cases.service import case_summary
+
+    with deps.unit_of_work() as uow:
+        case = uow.session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id}")
+        lanes = set(uow.session.scalars(select(Task.lane).where(Task.case_id == case_id)))
+        if not (case.started_by == actor.id or lanes & actor.roles or actor.roles & OVERSIGHT_ROLES):
+            raise Forbidden("you have no role in this case")
+        version = uow.session.get_one(ProcedureVersion, case.version_id)
+        view = case_summary(uow.session, case)
+        view["version_hash"] = version.content_hash
+        view["history"] = case_history(uow.session, case_id)
+        view["completed_steps"] = deps.engine.restore(
+            compile_version(deps.engine, version), case.state).completed_steps()
+        return view
+
+
+def _check_can_see(actor: Actor, lane: str, case: Case) -> None:
+    if lane in actor.roles or case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES:
+        return
+    raise Forbidden("this task belongs to a role you do not hold")
+
+
+def _subject_view(uow: Any, deps: Deps, actor: Actor, task: Task, case: Case,
+                  version: ProcedureVersion) -> tuple[dict[str, str], bool]:
+    if task.lane in REVIEW_ROLES and task.lane in actor.roles and task.status != "completed":
+        try:
+            duties.check(uow.session, actor, task, case)
+        except Forbidden:
+            return vault.read_masked(uow, deps.keys, case.subject), True
+        values = vault.read_fields(uow, deps.keys, case.subject)
+        record(uow.session, actor, Event(
+            action="subject.read", procedure=case.procedure, version_hash=version.content_hash,
+            case_id=case.id, task_id=task.id, subject=case.subject, fields=sorted(values),
+            purpose=f"review: {task.spec_name}",
+        ), deps.now())
+        return values, False
+    return vault.read_masked(uow, deps.keys, case.subject), True
+
+
+def _case_data(deps: Deps, version: ProcedureVersion, case: Case) -> dict[str, Any]:
+    run = deps.engine.restore(compile_version(deps.engine, version), case.state)
+    return {k: v for k, v in run.data.items() if not k.startswith("_")}

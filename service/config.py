@@ -1,0 +1,101 @@
+"""Every setting Datasteward reads, in one place.
+
+Each variable is read from the environment once, by `Settings.from_env`. The
+defaults describe the embedded run: SQLite files and an SQLite-backed Celery
+broker under ``./var``, so nothing has to be installed to try the service.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+PREFIX = "DATASTEWARD_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot use."""
+
+
+def _var_path(var_dir: str, name: str) -> str:
+    return str(Path(var_dir) / name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service configuration; `from_env` documents the variable behind each field."""
+
+    env: str = "development"
+    var_dir: str = "var"
+    database_url: str = ""
+    keystore_url: str = ""
+    redis_url: str = ""
+    broker_url: str = ""
+    secret_key: str = "dev-insecure-secret-change-me"
+    keyring_file: str = ""
+    keyring: str = ""
+    blind_index_key_file: str = ""
+    signing_key_file: str = ""
+    processes_dir: str = "processes"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_ttl_hours: int = 12
+    timer_interval_s: int = 30
+    outbox_interval_s: int = 10
+    max_request_bytes: int = 4 * 1024 * 1024
+    demo_users: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``DATASTEWARD_*`` variables (``DATABASE_URL``/``REDIS_URL`` too)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f.name, raw, f.type)
+        values.setdefault("database_url", env.get("DATABASE_URL", ""))
+        values.setdefault("redis_url", env.get("REDIS_URL", ""))
+        return cls(**values).resolved()  # type: ignore[arg-type]
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on other settings (paths under var_dir, broker)."""
+        var = self.var_dir
+        broker = self.broker_url or self.redis_url or f"sqla+sqlite:///{_var_path(var, 'broker.sqlite')}"
+        return replace(
+            self,
+            database_url=self.database_url or f"sqlite:///{_var_path(var, 'datasteward.sqlite')}",
+            keystore_url=self.keystore_url or f"sqlite:///{_var_path(var, 'keystore.sqlite')}",
+            broker_url=broker,
+            keyring_file=self.keyring_file or _var_path(var, "keys/keyring.json"),
+            blind_index_key_file=self.blind_index_key_file
+            or _var_path(var, "keys/blind_index.key"),
+            signing_key_file=self.signing_key_file or _var_path(var, "keys/signing.pem"),
+        )
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def uses_embedded_broker(self) -> bool:
+        return self.broker_url.startswith("sqla+")
+
+
+def _coerce(name: str, raw: str, annotation: object) -> object:
+    if annotation in (int, "int"):
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{PREFIX}{name.upper()}: expected an integer, got {raw!r}") from exc
+    if annotation in (bool, "bool"):
+        lowered = raw.strip().lower()
+        if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off", ""}:
+            raise SettingsError(f"{PREFIX}{name.upper()}: expected a boolean, got {raw!r}")
+        return lowered in {"1", "true", "yes", "on"}
+    return raw

@@ -1,0 +1,224 @@
+"""Engine (compile + cache + start/restore) and Run (one case's workflow)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.util.task import TaskState
+
+from .connectors import ConnectorRegistry
+from .environment import SafeScriptEngine
+from .specs import (
+    SERIALIZER_VERSION,
+    CompiledDiagram,
+    SafeBpmnWorkflow,
+    content_hash_of,
+    make_serializer,
+    user_task_meta,
+)
+from .validation import check_and_build, validate_diagram
+from .xml import DiagramError, Problem
+
+_FORMAT = "datasteward-instance/1"
+
+
+class TaskNotReady(Exception):
+    """The task id is unknown, or the task is not waiting for a person."""
+
+
+@dataclass(frozen=True)
+class HumanTask:
+    id: str
+    spec_name: str
+    label: str
+    lane: str
+    form: str | None
+    data: dict
+
+
+class Engine:
+    """The project's only door to SpiffWorkflow."""
+
+    def __init__(self, connectors: ConnectorRegistry) -> None:
+        self.connectors = connectors
+        self._serializer = make_serializer()
+        self._by_hash: dict[str, CompiledDiagram] = {}
+        self._validated: dict[tuple[str, frozenset[str], frozenset[str]], CompiledDiagram] = {}
+
+    def validate(self, xml: bytes, *, roles: set[str], forms: set[str]) -> list[Problem]:
+        """Every problem with a diagram; never raises for bad input."""
+        return validate_diagram(xml, roles=roles, forms=forms, connectors=self.connectors)
+
+    def compile(self, xml: bytes, *, roles: set[str], forms: set[str]) -> CompiledDiagram:
+        """Validated spec objects for a diagram, cached by the sha256 of its bytes.
+
+        The validation verdict is cached per (hash, roles, forms), so a later compile
+        against other roles or forms is checked again but reuses the same spec objects.
+        """
+        digest = content_hash_of(bytes(xml)) if isinstance(xml, bytes | bytearray) else ""
+        key = (digest, frozenset(roles), frozenset(forms))
+        cached = self._validated.get(key)
+        if cached is not None:
+            return cached
+        problems, diagram = check_and_build(
+            xml, roles=roles, forms=forms, connectors=self.connectors
+        )
+        if diagram is None:
+            raise DiagramError(problems)
+        diagram = self._by_hash.setdefault(digest, diagram)
+        self._validated[key] = diagram
+        return diagram
+
+    def start(self, diagram: CompiledDiagram, data: dict, ctx: Any) -> Run:
+        """Create a case's workflow, seed its data on the start task and run to the first wait."""
+        workflow = SafeBpmnWorkflow(
+            diagram._spec, diagram._subprocess_specs, script_engine=self._script_engine()
+        )
+        # Workflow-level data is not passed into tasks; the start task's data is.
+        workflow.task_tree.set_data(**data)
+        run = Run(diagram, workflow, self._serializer)
+        run._advance(ctx)
+        return run
+
+    def restore(self, diagram: CompiledDiagram, state: str) -> Run:
+        """Rebuild a Run from Run.serialize() output on the cached spec objects."""
+        dct = json.loads(state)
+        if dct.pop("format", None) != _FORMAT or dct.pop("diagram", None) != diagram.content_hash:
+            raise ValueError("the state does not belong to this diagram")
+        version = dct.pop(self._serializer.VERSION_KEY, None)
+        if version != SERIALIZER_VERSION:
+            raise ValueError(
+                f"the state was written by serializer {version}, not {SERIALIZER_VERSION}"
+            )
+        workflow = self._serializer.from_dict(
+            dct, diagram=diagram, script_engine=self._script_engine()
+        )
+        return Run(diagram, workflow, self._serializer)
+
+    def _script_engine(self) -> SafeScriptEngine:
+        # One per run: the engine holds the ctx of the call in progress.
+        return SafeScriptEngine(self.connectors)
+
+
+class Run:
+    """One case's workflow between two waits."""
+
+    def __init__(
+        self, diagram: CompiledDiagram, workflow: SafeBpmnWorkflow, serializer: Any
+    ) -> None:
+        self.diagram = diagram
+        self._workflow = workflow
+        self._serializer = serializer
+
+    def ready_tasks(self) -> list[HumanTask]:
+        return [self._human_task(t) for t in self._tasks(TaskState.READY) if t.task_spec.manual]
+
+    def complete(self, task_id: str, data: dict, ctx: Any) -> None:
+        """Complete a READY human task with its form data and run to the next wait."""
+        task = self._ready_human_task(task_id)
+        task.set_data(**data)
+        with self._environment.calling_with(ctx):
+            task.run()
+        self._advance(ctx)
+
+    def fire_timers(self, ctx: Any, now: datetime | None = None) -> None:
+        """Fire every timer due at `now` (default: the current time) and run on."""
+        moment = now or datetime.now(UTC)
+        for task in self._waiting_timers():
+            due = _due_at(task)
+            if due is not None and due <= moment:
+                # SpiffWorkflow compares with the real clock; mark it fired ourselves.
+                task._set_internal_data(event_fired=True)
+        with self._environment.calling_with(ctx):
+            self._workflow.refresh_timers()
+        self._advance(ctx)
+
+    def next_timer_due(self) -> datetime | None:
+        dues = [d for d in (_due_at(t) for t in self._waiting_timers()) if d is not None]
+        return min(dues, default=None)
+
+    @property
+    def completed(self) -> bool:
+        return self._workflow.is_completed()
+
+    @property
+    def end_event(self) -> str | None:
+        ends = [t for t in self._tasks(TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
+        if not self.completed or not ends:
+            return None
+        return max(ends, key=lambda t: t.last_state_change).task_spec.name
+
+    @property
+    def data(self) -> dict:
+        if self.completed:
+            return dict(self._workflow.data)
+        last = self._workflow.last_task
+        return dict(last.data) if last is not None else {}
+
+    def completed_steps(self) -> list[str]:
+        done = sorted(self._tasks(TaskState.COMPLETED), key=lambda t: t.last_state_change)
+        return [t.task_spec.name for t in done if getattr(t.task_spec, "bpmn_id", None)]
+
+    def serialize(self) -> str:
+        dct = self._serializer.to_dict(self._workflow)
+        dct.update(format=_FORMAT, diagram=self.diagram.content_hash)
+        dct[self._serializer.VERSION_KEY] = SERIALIZER_VERSION
+        return json.dumps(dct, cls=self._serializer._encoder_cls)
+
+    @property
+    def _environment(self) -> Any:
+        return self._workflow.script_engine.environment
+
+    def _advance(self, ctx: Any) -> None:
+        with self._environment.calling_with(ctx):
+            self._workflow.do_engine_steps()
+
+    def _tasks(self, state: int) -> list[Any]:
+        # The flat task map, not the tree walk: no depth limit, no recursion.
+        return [t for t in self._workflow.tasks.values() if t.state & state]
+
+    def _ready_human_task(self, task_id: str) -> Any:
+        try:
+            task = self._workflow.tasks.get(UUID(str(task_id)))
+        except ValueError:
+            task = None
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReady(f"task {task_id} is not a ready human task of this case")
+        return task
+
+    def _human_task(self, task: Any) -> HumanTask:
+        meta = self.diagram.user_tasks.get(task.task_spec.name) or user_task_meta(task.task_spec)
+        return HumanTask(
+            str(task.id), meta.spec_name, meta.label, meta.lane, meta.form, dict(task.data)
+        )
+
+    def _waiting_timers(self) -> list[Any]:
+        return [
+            t
+            for t in self._workflow.event_manager.tasks.values()
+            if isinstance(t.task_spec.event_definition, TimerEventDefinition)
+        ]
+
+
+def _due_at(task: Any) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if value is None:
+        return None
+    definition = task.task_spec.event_definition
+    if isinstance(definition, DurationTimerEventDefinition):
+        return TimerEventDefinition.get_datetime(value)
+    if isinstance(definition, TimeDateEventDefinition):
+        return TimerEventDefinition.parse_time_or_duration(value)
+    if isinstance(value, dict) and value.get("cycles"):
+        return datetime.fromisoformat(value["next"])
+    return None

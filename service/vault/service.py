@@ -1,0 +1,184 @@
+"""The vault's use cases: the only code that reads or writes personal data.
+
+Every value is encrypted under its subject's own data key before it reaches
+the database; the data key lives only wrapped, in the separate key store.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from service.db import UnitOfWork
+from service.errors import Conflict, Invalid, NotFound
+from service.vault.blind_index import blind_index, id_number_kind, normalise_mobile
+from service.vault.crypto import decrypt_field, encrypt_field, new_data_key
+from service.vault.keys import VaultKeys
+from service.vault.masking import mask_value
+from service.vault.models import BlindIndexEntry, DataKey, Subject, SubjectField
+from service.vault.validation import ValidationFailed, validate_subject_fields
+
+SUBJECT_PREFIX = "sub_"
+PERSONAL_FIELDS = ("name", "id_type", "id_number", "mobile", "address")
+
+
+def new_pseudonym() -> str:
+    return SUBJECT_PREFIX + secrets.token_hex(16)
+
+
+def clean_subject_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Validate personal fields; a failure is a 422 naming each field, nothing stored."""
+    try:
+        cleaned, _warnings = validate_subject_fields(dict(fields))
+    except ValidationFailed as failure:
+        raise Invalid(
+            "personal data failed validation",
+            details=[{"field": e.field, "reason": e.reason} for e in failure.errors],
+        ) from None
+    return cleaned
+
+
+def store_draft(
+    uow: UnitOfWork,
+    keys: VaultKeys,
+    fields: Mapping[str, str],
+    now: datetime,
+    subject: str | None = None,
+) -> str:
+    """Store collected fields for a new (or the same draft) subject; returns its pseudonym."""
+    if subject is None:
+        subject = new_pseudonym()
+        data_key = _create_subject(uow, keys, subject, now)
+        version = 1
+    else:
+        version = _bump_version(uow, subject, now, allowed=("draft",))
+        data_key = _data_key(uow, keys, subject)
+    _write_fields(uow, data_key, subject, fields, version)
+    _write_blind_index(uow, keys, subject, fields)
+    return subject
+
+
+def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
+    """The collection's "enter into the system": the draft record becomes the live one."""
+    result = uow.session.execute(
+        update(Subject)
+        .where(Subject.pseudonym == subject, Subject.status == "draft")
+        .values(status="active", updated_at=now)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(f"subject {subject} is not a draft awaiting entry")
+
+
+def discard_draft(uow: UnitOfWork, subject: str) -> None:
+    """A collection that ends without entry leaves nothing: key destroyed, rows removed."""
+    status = uow.session.scalar(select(Subject.status).where(Subject.pseudonym == subject))
+    if status != "draft":
+        return
+    uow.keystore.execute(delete(DataKey).where(DataKey.subject == subject))
+    for table in (SubjectField, BlindIndexEntry):
+        uow.session.execute(delete(table).where(table.subject == subject))
+    uow.session.execute(delete(Subject).where(Subject.pseudonym == subject))
+
+
+def read_fields(
+    uow: UnitOfWork, keys: VaultKeys, subject: str, fields: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Decrypted values. Callers must have a stated reason (grant, own review) and audit it."""
+    data_key = _data_key(uow, keys, subject)
+    query = select(SubjectField).where(SubjectField.subject == subject)
+    if fields is not None:
+        query = query.where(SubjectField.field.in_(list(fields)))
+    return {
+        row.field: decrypt_field(
+            data_key, row.ciphertext, subject=subject, field=row.field, version=row.record_version
+        ).decode("utf-8")
+        for row in uow.session.scalars(query)
+    }
+
+
+def read_masked(uow: UnitOfWork, keys: VaultKeys, subject: str) -> dict[str, str]:
+    """Values as they leave the vault by default: masked by the one masking rule set."""
+    return {
+        name: value if name == "id_type" else mask_value(name, value)
+        for name, value in read_fields(uow, keys, subject).items()
+    }
+
+
+def find_subject(uow: UnitOfWork, keys: VaultKeys, kind: str, normalised: str) -> str | None:
+    digest = blind_index(keys.blind_index_key, kind, normalised)
+    return uow.session.scalar(
+        select(BlindIndexEntry.subject).where(
+            BlindIndexEntry.kind == kind, BlindIndexEntry.digest == digest
+        )
+    )
+
+
+def subject_status(uow: UnitOfWork, subject: str) -> str:
+    status = uow.session.scalar(select(Subject.status).where(Subject.pseudonym == subject))
+    if status is None:
+        raise NotFound(f"no subject {subject}")
+    return status
+
+
+def _create_subject(uow: UnitOfWork, keys: VaultKeys, subject: str, now: datetime) -> bytes:
+    data_key = new_data_key()
+    kek_version, wrapped = keys.keyring.wrap(data_key)
+    uow.keystore.add(
+        DataKey(subject=subject, kek_version=kek_version, wrapped_key=wrapped, created_at=now)
+    )
+    uow.session.add(Subject(pseudonym=subject, status="draft", created_at=now, updated_at=now))
+    return data_key
+
+
+def _bump_version(uow: UnitOfWork, subject: str, now: datetime, allowed: tuple[str, ...]) -> int:
+    row = uow.session.scalar(select(Subject).where(Subject.pseudonym == subject))
+    if row is None:
+        raise NotFound(f"no subject {subject}")
+    if row.status not in allowed:
+        raise Conflict(f"subject {subject} is {row.status}")
+    row.record_version += 1
+    row.updated_at = now
+    return row.record_version
+
+
+def _data_key(uow: UnitOfWork, keys: VaultKeys, subject: str) -> bytes:
+    stored = uow.keystore.get(DataKey, subject)
+    if stored is None:
+        raise NotFound(f"subject {subject} has no data key (shredded or never created)")
+    return keys.keyring.unwrap(stored.kek_version, stored.wrapped_key)
+
+
+def _write_fields(
+    uow: UnitOfWork, data_key: bytes, subject: str, fields: Mapping[str, str], version: int
+) -> None:
+    uow.session.execute(delete(SubjectField).where(SubjectField.subject == subject))
+    uow.session.add_all(
+        SubjectField(
+            subject=subject,
+            field=name,
+            record_version=version,
+            ciphertext=encrypt_field(data_key, value, subject=subject, field=name, version=version),
+        )
+        for name, value in fields.items()
+    )
+
+
+def _write_blind_index(
+    uow: UnitOfWork, keys: VaultKeys, subject: str, fields: Mapping[str, str]
+) -> None:
+    entries: dict[str, str] = {}
+    if fields.get("id_number") and fields.get("id_type"):
+        kind = id_number_kind(fields["id_type"])
+        entries[kind] = blind_index(keys.blind_index_key, kind, fields["id_number"])
+    if fields.get("mobile"):
+        entries["mobile"] = blind_index(
+            keys.blind_index_key, "mobile", normalise_mobile(fields["mobile"])
+        )
+    uow.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.subject == subject))
+    uow.session.add_all(
+        BlindIndexEntry(subject=subject, kind=kind, digest=digest) for kind, digest in entries.items()
+    )

@@ -1,0 +1,208 @@
+"""Fixtures shared by every layer: backends, deps, the Flask app and users.
+
+Backends: every test that takes `deps` runs on SQLite and on PostgreSQL. The
+PostgreSQL run needs DATASTEWARD_TEST_POSTGRES_URL (for example
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); the suite creates
+its own fresh databases there and drops them at the end. Without it those
+tests skip, unless DATASTEWARD_TEST_REQUIRE_SERVICES=1 (as in CI), which turns
+a missing service into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from service.access.service import create_user
+from service.config import Settings
+from service.db import Base, KeystoreBase
+from service.definitions.service import install_shipped
+from service.deps import Deps
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+PASSWORD = "correct horse battery"
+REQUIRE_SERVICES = os.environ.get("DATASTEWARD_TEST_REQUIRE_SERVICES") == "1"
+POSTGRES_URL = os.environ.get("DATASTEWARD_TEST_POSTGRES_URL", "")
+REDIS_URL = os.environ.get("DATASTEWARD_TEST_REDIS_URL", "")
+HOW_TO_ENABLE = {
+    "postgres": "set DATASTEWARD_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    "redis": "set DATASTEWARD_TEST_REDIS_URL=redis://127.0.0.1:6379/15",
+}
+
+
+def need_service(name: str) -> None:
+    """Skip (or, in CI, fail) when a server the test needs is not configured."""
+    configured = {"postgres": POSTGRES_URL, "redis": REDIS_URL}[name]
+    if configured:
+        return
+    message = f"{name} is not configured: {HOW_TO_ENABLE[name]}"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+class FixedClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """Argon2 at its cheapest: the tests exercise logic, not the hash's cost."""
+    from argon2 import PasswordHasher
+
+    from service.access import service as access
+
+    saved = access._hasher
+    access._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    yield
+    access._hasher = saved
+
+
+# --- PostgreSQL: one pair of fresh databases per test run -----------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_urls() -> Iterator[tuple[str, str]]:
+    need_service("postgres")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    run = f"ds_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    names = (run, f"{run}_keys")
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base = POSTGRES_URL.rsplit("/", 1)[0]
+    urls = (f"{base}/{names[0]}", f"{base}/{names[1]}")
+    from service.migrations import upgrade
+
+    upgrade(urls[0])
+    keystore = create_engine(urls[1])
+    KeystoreBase.metadata.create_all(keystore)
+    keystore.dispose()
+    yield urls
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_postgres(urls: tuple[str, str]) -> None:
+    engine = create_engine(urls[0])
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
+                     {"h": bytes(32)})
+    engine.dispose()
+    keystore = create_engine(urls[1])
+    with keystore.begin() as conn:
+        conn.execute(text("TRUNCATE data_keys"))
+    keystore.dispose()
+
+
+# --- SQLite: a migrated template copied per test ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from service.migrations import upgrade
+
+    folder = tmp_path_factory.mktemp("sqlite-template")
+    upgrade(f"sqlite:///{folder / 'datasteward.sqlite'}")
+    keystore = create_engine(f"sqlite:///{folder / 'keystore.sqlite'}")
+    KeystoreBase.metadata.create_all(keystore)
+    keystore.dispose()
+    return folder
+
+
+def _sqlite_settings(template: Path, var_dir: Path) -> Settings:
+    for name in ("datasteward.sqlite", "keystore.sqlite"):
+        shutil.copy(template / name, var_dir / name)
+    return Settings(var_dir=str(var_dir), processes_dir=str(ROOT / "processes")).resolved()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    if backend == "sqlite":
+        return _sqlite_settings(request.getfixturevalue("sqlite_template"), tmp_path)
+    urls = request.getfixturevalue("postgres_urls")
+    _truncate_postgres(urls)
+    base = Settings(var_dir=str(tmp_path), processes_dir=str(ROOT / "processes"))
+    return replace(base, database_url=urls[0], keystore_url=urls[1]).resolved()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def deps(settings: Settings, clock: FixedClock) -> Iterator[Deps]:
+    from service.bootstrap import build_deps
+
+    published: list[tuple[str, str, dict]] = []
+    built = build_deps(settings, create_keys=True,
+                       publish=lambda job_id, name, kwargs: published.append((job_id, name, kwargs)))
+    built.clock = clock
+    built.extras["published"] = published
+    with built.unit_of_work() as uow:
+        install_shipped(uow.session, built.engine, Path(settings.processes_dir), clock())
+        uow.commit()
+    yield built
+    built.db.dispose()
+
+
+@pytest.fixture
+def users(deps: Deps) -> dict[str, int]:
+    """One user per role, plus a second front-desk user and a second reviewer."""
+    people = {
+        "frontdesk": ["front_desk"], "frontdesk2": ["front_desk"], "reviewer": ["reviewer"],
+        "reviewer2": ["reviewer"], "dept": ["department_staff"], "officer": ["data_officer"],
+        "owner": ["process_owner"], "compliance": ["compliance"], "auditor": ["auditor"],
+        "admin": ["admin"], "allrounder": ["front_desk", "reviewer"],
+    }
+    ids = {}
+    with deps.unit_of_work() as uow:
+        for username, roles in people.items():
+            ids[username] = create_user(uow.session, username=username, password=PASSWORD,
+                                        display_name=username, roles=roles, now=deps.now())
+        uow.commit()
+    return ids
+
+
+@pytest.fixture
+def app(deps: Deps):  # type: ignore[no-untyped-def]
+    from service.app import create_app
+
+    flask_app = create_app(deps.settings, deps)
+    flask_app.testing = True
+    return flask_app
+
+
+@pytest.fixture
+def client(app, users):  # type: ignore[no-untyped-def]
+    return app.test_client()
