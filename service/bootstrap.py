@@ -17,7 +17,9 @@ class NotMigrated(RuntimeError):
     """The database schema is missing or older than this code."""
 
 
-def build_deps(settings: Settings, *, publish: Publisher | None = None, create_keys: bool = False) -> Deps:
+def build_deps(
+    settings: Settings, *, publish: Publisher | None = None, create_keys: bool = False
+) -> Deps:
     database = Database.connect(settings.database_url, settings.keystore_url)
     return Deps(
         settings=settings,
@@ -30,14 +32,15 @@ def build_deps(settings: Settings, *, publish: Publisher | None = None, create_k
 
 def check_migrated(database: Database) -> None:
     """Refuse to run on a database that `datasteward init` has not brought to head."""
-    from service.migrations import head_revision
+    from service.migrations import head_revisions
 
     fix = "run `datasteward init` (or `datasteward migrate`) to create or upgrade it"
     with database.engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             raise NotMigrated(f"the database at {database.engine.url!r} is not migrated; {fix}")
-        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    if current != head_revision():
+        current = frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    if current != head_revisions():
         raise NotMigrated(
-            f"the database is at revision {current}, this code needs {head_revision()}; {fix}"
+            f"the database is at revision {sorted(current)}, this code needs "
+            f"{sorted(head_revisions())}; {fix}"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import os
 import signal
 import subprocess
@@ -14,7 +15,10 @@ from pathlib import Path
 
 from service.config import Settings
 
-DEMO_PASSWORD = "datasteward-demo"
+# Feature packages add their own subcommands: each module has register(subparsers).
+CLI_MODULES: list[str] = []
+
+DEMO_PASSWORD = "datasteward-demo"  # noqa: S105 - printed for the embedded demo
 DEMO_USERS = (
     ("frontdesk", "前台 Front desk (Li Na)", ["front_desk"]),
     ("frontdesk2", "前台 Front desk (Zhou Min)", ["front_desk"]),
@@ -50,11 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="datasteward", description=__doc__)
     sub = parser.add_subparsers()
-    init = sub.add_parser("init", help="create or upgrade the databases, keys and shipped procedures")
+    init = sub.add_parser(
+        "init", help="create or upgrade the databases, keys and shipped procedures"
+    )
     init.add_argument("--demo", action="store_true", help="also create the demo users")
     init.set_defaults(handler=cmd_init)
     sub.add_parser("migrate", help="upgrade the data database to the latest schema").set_defaults(
-        handler=cmd_migrate)
+        handler=cmd_migrate
+    )
     run = sub.add_parser("run", help="embedded run: init with demo data, web service, worker, beat")
     run.add_argument("--no-worker", action="store_true")
     run.set_defaults(handler=cmd_run)
@@ -69,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--password", help="read from a prompt when omitted")
     create.set_defaults(handler=cmd_users_create)
     users.add_parser("list", help="list users and roles").set_defaults(handler=cmd_users_list)
+    for module in CLI_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -91,7 +100,9 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     deps = build_deps(settings, create_keys=True)
     KeystoreBase.metadata.create_all(deps.db.keystore_engine)
     with deps.unit_of_work() as uow:
-        installed = install_shipped(uow.session, deps.engine, Path(settings.processes_dir), deps.now())
+        installed = install_shipped(
+            uow.session, deps.engine, Path(settings.processes_dir), deps.now()
+        )
         uow.commit()
     for name in installed:
         print(f"installed procedure {name} (version 1, published)")
@@ -102,7 +113,7 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _create_demo_users(deps) -> None:  # type: ignore[no-untyped-def]
+def _create_demo_users(deps) -> None:
     from sqlalchemy import select
 
     from service.access.models import User
@@ -112,8 +123,14 @@ def _create_demo_users(deps) -> None:  # type: ignore[no-untyped-def]
         existing = set(uow.session.scalars(select(User.username)))
         for username, display_name, roles in DEMO_USERS:
             if username not in existing:
-                create_user(uow.session, username=username, password=DEMO_PASSWORD,
-                            display_name=display_name, roles=roles, now=deps.now())
+                create_user(
+                    uow.session,
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    display_name=display_name,
+                    roles=roles,
+                    now=deps.now(),
+                )
         uow.commit()
 
 
@@ -124,9 +141,14 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password or getpass.getpass("password: ")
     deps = build_deps(settings)
     with deps.unit_of_work() as uow:
-        user_id = create_user(uow.session, username=args.username, password=password,
-                              display_name=args.display_name or args.username,
-                              roles=args.roles, now=deps.now())
+        user_id = create_user(
+            uow.session,
+            username=args.username,
+            password=password,
+            display_name=args.display_name or args.username,
+            roles=args.roles,
+            now=deps.now(),
+        )
         uow.commit()
     print(f"created user {args.username} (id {user_id}) with roles {', '.join(sorted(args.roles))}")
     return 0
@@ -152,21 +174,58 @@ def cmd_users_list(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"{settings.host}:{settings.port}",
-               "--workers", str(args.workers), "--access-logfile", "-", "service.wsgi:app"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{settings.host}:{settings.port}",
+        "--workers",
+        str(args.workers),
+        "--access-logfile",
+        "-",
+        "service.wsgi:app",
+    ]
     return subprocess.call(command)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """The embedded run: everything a newcomer needs, in one command."""
     cmd_init(argparse.Namespace(demo=True), settings)
-    children = [_spawn([sys.executable, "-m", "gunicorn", "--bind",
-                        f"{settings.host}:{settings.port}", "--workers", "2",
-                        "service.wsgi:app"])]
+    children = [
+        _spawn(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"{settings.host}:{settings.port}",
+                "--workers",
+                "2",
+                "service.wsgi:app",
+            ]
+        )
+    ]
     if not args.no_worker:
-        children.append(_spawn([sys.executable, "-m", "celery", "-A", "workers.celery_app",
-                                "worker", "--beat", "--loglevel", "INFO", "--concurrency", "2",
-                                "--schedule", str(Path(settings.var_dir) / "beat-schedule")]))
+        children.append(
+            _spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers.celery_app",
+                    "worker",
+                    "--beat",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "--schedule",
+                    str(Path(settings.var_dir) / "beat-schedule"),
+                ]
+            )
+        )
     _print_welcome(settings)
     return _supervise(children)
 
@@ -195,7 +254,8 @@ def _supervise(children: list[subprocess.Popen]) -> int:
 
 def _print_welcome(settings: Settings) -> None:
     url = f"http://{settings.host}:{settings.port}"
-    print(f"\nDatasteward is running at {url}  (API: {url}/api/v1, OpenAPI: {url}/api/v1/openapi.json)")
+    print(f"\nDatasteward is running at {url}")
+    print(f"  API: {url}/api/v1   OpenAPI: {url}/api/v1/openapi.json")
     print(f"Demo users (password '{DEMO_PASSWORD}'):")
     for username, display_name, roles in DEMO_USERS:
         print(f"  {username:12} {', '.join(roles):18} {display_name}")

@@ -12,8 +12,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def aware(moment: datetime | None) -> datetime | None:
+def aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; everything Datasteward stores is UTC."""
-    if moment is None or moment.tzinfo is not None:
+    if moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)

@@ -33,7 +33,7 @@ class Settings:
     keystore_url: str = ""
     redis_url: str = ""
     broker_url: str = ""
-    secret_key: str = "dev-insecure-secret-change-me"
+    secret_key: str = "dev-insecure-secret-change-me"  # noqa: S105 - refused in production
     keyring_file: str = ""
     keyring: str = ""
     blind_index_key_file: str = ""
@@ -66,7 +66,9 @@ class Settings:
     def resolved(self) -> Settings:
         """Fill the defaults that depend on other settings (paths under var_dir, broker)."""
         var = self.var_dir
-        broker = self.broker_url or self.redis_url or f"sqla+sqlite:///{_var_path(var, 'broker.sqlite')}"
+        broker = (
+            self.broker_url or self.redis_url or f"sqla+sqlite:///{_var_path(var, 'broker.sqlite')}"
+        )
         return replace(
             self,
             database_url=self.database_url or f"sqlite:///{_var_path(var, 'datasteward.sqlite')}",
@@ -92,7 +94,9 @@ def _coerce(name: str, raw: str, annotation: object) -> object:
         try:
             return int(raw)
         except ValueError as exc:
-            raise SettingsError(f"{PREFIX}{name.upper()}: expected an integer, got {raw!r}") from exc
+            raise SettingsError(
+                f"{PREFIX}{name.upper()}: expected an integer, got {raw!r}"
+            ) from exc
     if annotation in (bool, "bool"):
         lowered = raw.strip().lower()
         if lowered not in {"1", "0", "true", "false", "yes", "no", "on", "off", ""}:

@@ -12,7 +12,7 @@ from service.vault import service as vault
 def enter_subject(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
     """Collection 1.3: the reviewed record becomes the subject's live record."""
     subject = params.get("subject") or ctx.subject
-    if subject != ctx.subject:
+    if subject is None or subject != ctx.subject:
         raise ValueError("a case may only enter its own subject")
     vault.enter_subject(ctx.uow, subject, ctx.now)
     return {"entered": True, "subject": subject}

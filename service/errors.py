@@ -37,3 +37,8 @@ class Invalid(DomainError):
     """Input that fails validation; `details` names each field and reason."""
 
     status, code = 422, "invalid"
+
+    @classmethod
+    def field(cls, name: str, reason: str) -> Invalid:
+        """One bad field: ``Invalid.field("limit", "not an integer")``."""
+        return cls(f"{name}: {reason}", details=[{"field": name, "reason": reason}])

@@ -110,8 +110,9 @@ def _truncate_postgres(urls: tuple[str, str]) -> None:
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        conn.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"),
-                     {"h": bytes(32)})
+        conn.execute(
+            text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": bytes(32)}
+        )
     engine.dispose()
     keystore = create_engine(urls[1])
     with keystore.begin() as conn:
@@ -165,8 +166,11 @@ def deps(settings: Settings, clock: FixedClock) -> Iterator[Deps]:
     from service.bootstrap import build_deps
 
     published: list[tuple[str, str, dict]] = []
-    built = build_deps(settings, create_keys=True,
-                       publish=lambda job_id, name, kwargs: published.append((job_id, name, kwargs)))
+    built = build_deps(
+        settings,
+        create_keys=True,
+        publish=lambda job_id, name, kwargs: published.append((job_id, name, kwargs)),
+    )
     built.clock = clock
     built.extras["published"] = published
     with built.unit_of_work() as uow:
@@ -180,22 +184,35 @@ def deps(settings: Settings, clock: FixedClock) -> Iterator[Deps]:
 def users(deps: Deps) -> dict[str, int]:
     """One user per role, plus a second front-desk user and a second reviewer."""
     people = {
-        "frontdesk": ["front_desk"], "frontdesk2": ["front_desk"], "reviewer": ["reviewer"],
-        "reviewer2": ["reviewer"], "dept": ["department_staff"], "officer": ["data_officer"],
-        "owner": ["process_owner"], "compliance": ["compliance"], "auditor": ["auditor"],
-        "admin": ["admin"], "allrounder": ["front_desk", "reviewer"],
+        "frontdesk": ["front_desk"],
+        "frontdesk2": ["front_desk"],
+        "reviewer": ["reviewer"],
+        "reviewer2": ["reviewer"],
+        "dept": ["department_staff"],
+        "officer": ["data_officer"],
+        "owner": ["process_owner"],
+        "compliance": ["compliance"],
+        "auditor": ["auditor"],
+        "admin": ["admin"],
+        "allrounder": ["front_desk", "reviewer"],
     }
     ids = {}
     with deps.unit_of_work() as uow:
         for username, roles in people.items():
-            ids[username] = create_user(uow.session, username=username, password=PASSWORD,
-                                        display_name=username, roles=roles, now=deps.now())
+            ids[username] = create_user(
+                uow.session,
+                username=username,
+                password=PASSWORD,
+                display_name=username,
+                roles=roles,
+                now=deps.now(),
+            )
         uow.commit()
     return ids
 
 
 @pytest.fixture
-def app(deps: Deps):  # type: ignore[no-untyped-def]
+def app(deps: Deps):
     from service.app import create_app
 
     flask_app = create_app(deps.settings, deps)
@@ -204,5 +221,5 @@ def app(deps: Deps):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(app, users):  # type: ignore[no-untyped-def]
+def client(app, users):
     return app.test_client()

@@ -17,8 +17,12 @@ def log_in(deps: Deps, anonymous: Actor, username: str, password: str) -> dict[s
         user = verify_credentials(uow.session, username, password)
         if user is None:
             who = Actor(0, username[:64], frozenset(), anonymous.request_id, anonymous.client_addr)
-            record(uow.session, who, Event("auth.login", outcome="refused",
-                                           reason="wrong username or password"), now)
+            record(
+                uow.session,
+                who,
+                Event("auth.login", outcome="refused", reason="wrong username or password"),
+                now,
+            )
             uow.commit()
             raise Unauthenticated("wrong username or password")
         roles = roles_of(uow.session, user.id)
@@ -30,8 +34,12 @@ def log_in(deps: Deps, anonymous: Actor, username: str, password: str) -> dict[s
     return {
         "token": token,
         "expires_at": expires_at.isoformat(),
-        "user": {"id": user.id, "username": user.username, "display_name": user.display_name,
-                 "roles": sorted(roles)},
+        "user": {
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "roles": sorted(roles),
+        },
     }
 
 

@@ -31,7 +31,7 @@ ROLES = (
 # Roles whose tasks check someone else's work: separation of duties applies.
 REVIEW_ROLES = frozenset({"reviewer", "data_officer", "compliance", "supervisor"})
 
-TOKEN_PREFIX = "dst_"
+TOKEN_PREFIX = "dst_"  # noqa: S105 - a prefix, not a secret
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so a login for an
 # unknown name costs the same time as one with a wrong password.
@@ -111,11 +111,15 @@ def verify_credentials(session: Session, username: str, password: str) -> User |
     return user
 
 
-def issue_token(session: Session, user_id: int, now: datetime, ttl: timedelta) -> tuple[str, datetime]:
+def issue_token(
+    session: Session, user_id: int, now: datetime, ttl: timedelta
+) -> tuple[str, datetime]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + ttl
     session.add(
-        ApiToken(user_id=user_id, token_hash=_token_hash(token), created_at=now, expires_at=expires_at)
+        ApiToken(
+            user_id=user_id, token_hash=_token_hash(token), created_at=now, expires_at=expires_at
+        )
     )
     return token, expires_at
 

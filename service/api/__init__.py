@@ -1,0 +1,5 @@
+"""JSON API under /api/v1: one module per feature, each with `blueprint` and `OPENAPI_PATHS`."""
+
+API_MODULES = [
+    "service.api.routes",
+]

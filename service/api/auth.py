@@ -34,7 +34,9 @@ def _authenticate() -> Actor:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated("send 'Authorization: Bearer <token>'; get a token from POST /api/v1/auth/login")
+        raise Unauthenticated(
+            "send 'Authorization: Bearer <token>'; get a token from POST /api/v1/auth/login"
+        )
     d = deps()
     with d.unit_of_work() as uow:
         actor = actor_for_token(uow.session, token.strip(), d.now())

@@ -13,7 +13,7 @@ from service.errors import DomainError
 log = logging.getLogger("datasteward.api")
 
 
-def error_body(status: int, code: str, message: str, details: list | None = None):  # type: ignore[no-untyped-def]
+def error_body(status: int, code: str, message: str, details: list | None = None):
     body = {"error": {"code": code, "message": message, "details": details or []}}
     request_id = getattr(g, "request_id", None)
     if request_id:
@@ -23,21 +23,21 @@ def error_body(status: int, code: str, message: str, details: list | None = None
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
-    def _domain(error: DomainError):  # type: ignore[no-untyped-def]
+    def _domain(error: DomainError):
         return error_body(error.status, error.code, error.message, error.details)
 
     @app.errorhandler(DiagramError)
-    def _diagram(error: DiagramError):  # type: ignore[no-untyped-def]
+    def _diagram(error: DiagramError):
         details = [p.as_dict() for p in error.problems]
         return error_body(422, "invalid_diagram", "the diagram is not valid", details)
 
     @app.errorhandler(HTTPException)
-    def _http(error: HTTPException):  # type: ignore[no-untyped-def]
+    def _http(error: HTTPException):
         code = (error.name or "error").lower().replace(" ", "_")
         return error_body(error.code or 500, code, error.description or error.name)
 
     @app.errorhandler(Exception)
-    def _unexpected(error: Exception):  # type: ignore[no-untyped-def]
+    def _unexpected(error: Exception):
         # Never a stack trace or internal detail to the client; the log has the request id.
         log.exception("unhandled error in request %s", getattr(g, "request_id", "-"))
         return error_body(500, "internal_error", "an internal error occurred")

@@ -12,17 +12,25 @@ from service.errors import Invalid
 def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise Invalid("the request body must be a JSON object",
-                      details=[{"field": "body", "reason": "not a JSON object"}])
+        raise Invalid(
+            "the request body must be a JSON object",
+            details=[{"field": "body", "reason": "not a JSON object"}],
+        )
     return body
 
 
 def required_str(body: dict[str, Any], name: str, max_length: int = 256) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{name} is required", details=[{"field": name, "reason": "a non-empty string is required"}])
+        raise Invalid(
+            f"{name} is required",
+            details=[{"field": name, "reason": "a non-empty string is required"}],
+        )
     if len(value) > max_length:
-        raise Invalid(f"{name} is too long", details=[{"field": name, "reason": f"at most {max_length} characters"}])
+        raise Invalid(
+            f"{name} is too long",
+            details=[{"field": name, "reason": f"at most {max_length} characters"}],
+        )
     return value
 
 
@@ -33,14 +41,20 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise Invalid(f"{name} must be an integer", details=[{"field": name, "reason": "not an integer"}]) from None
+        raise Invalid(
+            f"{name} must be an integer", details=[{"field": name, "reason": "not an integer"}]
+        ) from None
     if not low <= value <= high:
-        raise Invalid(f"{name} out of range", details=[{"field": name, "reason": f"between {low} and {high}"}])
+        raise Invalid(
+            f"{name} out of range", details=[{"field": name, "reason": f"between {low} and {high}"}]
+        )
     return value
 
 
 def choice_arg(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = request.args.get(name, default)
     if value not in choices:
-        raise Invalid(f"{name} is not valid", details=[{"field": name, "reason": f"one of {list(choices)}"}])
+        raise Invalid(
+            f"{name} is not valid", details=[{"field": name, "reason": f"one of {list(choices)}"}]
+        )
     return value

@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, jsonify, request
 
 from service.access.login import log_in, log_out
 from service.api.auth import anonymous_actor, authenticated, current_actor, deps
+from service.api.openapi import STR, obj, op, path_param
 from service.api.request import choice_arg, int_arg, json_body, required_str
 from service.cases import queries
 from service.cases import service as cases
 from service.definitions.service import list_procedures
 from service.errors import Invalid
 
-api = Blueprint("api", __name__, url_prefix="/api/v1")
+blueprint = api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 @api.post("/auth/login")
-def login():  # type: ignore[no-untyped-def]
+def login():
     body = json_body()
-    result = log_in(deps(), anonymous_actor(), required_str(body, "username", 64),
-                    required_str(body, "password", 256))
+    result = log_in(
+        deps(),
+        anonymous_actor(),
+        required_str(body, "username", 64),
+        required_str(body, "password", 256),
+    )
     return jsonify(result), 200
 
 
 @api.post("/auth/logout")
 @authenticated
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     token = request.headers["Authorization"].partition(" ")[2].strip()
     log_out(deps(), current_actor(), token)
     return "", 204
@@ -33,72 +40,121 @@ def logout():  # type: ignore[no-untyped-def]
 
 @api.get("/me")
 @authenticated
-def me():  # type: ignore[no-untyped-def]
+def me():
     actor = current_actor()
     return jsonify({"id": actor.id, "username": actor.username, "roles": sorted(actor.roles)})
 
 
 @api.get("/procedures")
 @authenticated
-def procedures():  # type: ignore[no-untyped-def]
+def procedures():
     with deps().unit_of_work() as uow:
         return jsonify({"procedures": list_procedures(uow.session)})
 
 
 @api.post("/cases")
 @authenticated
-def start_case():  # type: ignore[no-untyped-def]
+def start_case():
     procedure = required_str(json_body(), "procedure", 64)
     return jsonify(cases.start_case(deps(), current_actor(), procedure)), 201
 
 
 @api.get("/cases/<case_id>")
 @authenticated
-def show_case(case_id: str):  # type: ignore[no-untyped-def]
+def show_case(case_id: str):
     return jsonify(queries.show_case(deps(), current_actor(), case_id))
 
 
 @api.get("/tasks")
 @authenticated
-def list_tasks():  # type: ignore[no-untyped-def]
+def list_tasks():
     scope = choice_arg("scope", "all", ("mine", "claimable", "all"))
     procedure = request.args.get("procedure") or None
-    tasks = queries.task_list(deps(), current_actor(), scope, procedure,
-                              int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9))
+    tasks = queries.task_list(
+        deps(),
+        current_actor(),
+        scope,
+        procedure,
+        int_arg("limit", 50, 1, 500),
+        int_arg("offset", 0, 0, 10**9),
+    )
     return jsonify({"tasks": tasks})
 
 
 @api.get("/tasks/<task_id>")
 @authenticated
-def show_task(task_id: str):  # type: ignore[no-untyped-def]
+def show_task(task_id: str):
     return jsonify(queries.show_task(deps(), current_actor(), task_id))
 
 
 @api.post("/tasks/<task_id>/claim")
 @authenticated
-def claim(task_id: str):  # type: ignore[no-untyped-def]
+def claim(task_id: str):
     return jsonify(cases.claim_task(deps(), current_actor(), task_id))
 
 
 @api.post("/tasks/<task_id>/unclaim")
 @authenticated
-def unclaim(task_id: str):  # type: ignore[no-untyped-def]
+def unclaim(task_id: str):
     return jsonify(cases.unclaim_task(deps(), current_actor(), task_id))
 
 
 @api.post("/tasks/<task_id>/complete")
 @authenticated
-def complete(task_id: str):  # type: ignore[no-untyped-def]
+def complete(task_id: str):
     body = json_body()
     data = body.get("data")
     if not isinstance(data, dict):
-        raise Invalid("data must be an object holding the form's fields",
-                      details=[{"field": "data", "reason": "a JSON object is required"}])
+        raise Invalid(
+            "data must be an object holding the form's fields",
+            details=[{"field": "data", "reason": "a JSON object is required"}],
+        )
     return jsonify(cases.complete_task(deps(), current_actor(), task_id, data))
 
 
 @api.get("/openapi.json")
-def openapi():  # type: ignore[no-untyped-def]
+def openapi():
     from service.api.openapi import document
 
     return jsonify(document())
+
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/auth/login": {
+        "post": op(
+            "Log in with username and password; returns a bearer token",
+            auth=False,
+            body=obj(username=STR, password=STR),
+            errors=(401, 422),
+        )
+    },
+    "/api/v1/auth/logout": {"post": op("Revoke the calling token", ok=204, errors=(401,))},
+    "/api/v1/me": {"get": op("The calling user and roles", errors=(401,))},
+    "/api/v1/procedures": {"get": op("Procedures with a published version", errors=(401,))},
+    "/api/v1/cases": {"post": op("Start a case of a procedure", body=obj(procedure=STR), ok=201)},
+    "/api/v1/cases/{case_id}": {
+        "get": op("A case: status, open tasks, history") | {"parameters": path_param("case_id")}
+    },
+    "/api/v1/tasks": {"get": op("Task list (scope=mine|claimable|all, procedure, limit, offset)")},
+    "/api/v1/tasks/{task_id}": {
+        "get": op("A task with its form schema and case values")
+        | {"parameters": path_param("task_id")}
+    },
+    "/api/v1/tasks/{task_id}/claim": {
+        "post": op("Claim a task", errors=(401, 403, 404, 409))
+        | {"parameters": path_param("task_id")}
+    },
+    "/api/v1/tasks/{task_id}/unclaim": {
+        "post": op("Release a claimed task", errors=(401, 404, 409))
+        | {"parameters": path_param("task_id")}
+    },
+    "/api/v1/tasks/{task_id}/complete": {
+        "post": op(
+            "Complete a task with its form data",
+            body=obj(data={"type": "object"}),
+            errors=(401, 403, 404, 409, 422),
+        )
+        | {"parameters": path_param("task_id")}
+    },
+    "/api/v1/openapi.json": {"get": op("This document", auth=False, errors=())},
+}

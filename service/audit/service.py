@@ -106,9 +106,7 @@ def hashed_fields(row: AuditRecord) -> dict[str, Any]:
 
 
 def _locked_head(session: Session) -> AuditHead:
-    head = session.scalar(
-        select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update()
-    )
+    head = session.scalar(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update())
     if head is None:
         head = AuditHead(id=HEAD_ID, seq=0, hash=GENESIS)
         session.add(head)

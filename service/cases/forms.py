@@ -16,13 +16,15 @@ _validators: dict[str, Draft202012Validator] = {}
 def validate_form(schema: dict[str, Any], data: Any, cache_key: str | None = None) -> None:
     """Raise Invalid naming every bad field; the reason never echoes the value."""
     if not isinstance(data, dict):
-        raise Invalid("form data must be a JSON object", details=[{"field": "data", "reason": "not an object"}])
+        raise Invalid.field("data", "must be a JSON object")
     errors = sorted(_validator(schema, cache_key).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         raise Invalid("form data failed validation", details=[_detail(e) for e in errors])
 
 
-def split_personal(schema: dict[str, Any], data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_personal(
+    schema: dict[str, Any], data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate fields marked ``x-personal`` (for the vault) from the rest (for the workflow)."""
     properties = schema.get("properties", {})
     personal = {k: v for k, v in data.items() if properties.get(k, {}).get("x-personal")}

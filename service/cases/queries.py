@@ -20,11 +20,13 @@ from service.vault import service as vault
 OVERSIGHT_ROLES = frozenset({"compliance", "auditor", "admin"})
 
 
-def task_list(deps: Deps, actor: Actor, scope: str, procedure: str | None, limit: int,
-              offset: int) -> list[dict[str, Any]]:
+def task_list(
+    deps: Deps, actor: Actor, scope: str, procedure: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
     with deps.unit_of_work() as uow:
-        return list_tasks(uow.session, actor, scope=scope, procedure=procedure,
-                          limit=limit, offset=offset)
+        return list_tasks(
+            uow.session, actor, scope=scope, procedure=procedure, limit=limit, offset=offset
+        )
 
 
 def show_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
@@ -46,7 +48,8 @@ def show_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
         view["subject_fields"] = None
         if case.subject and vault.subject_status(uow, case.subject) != "shredded":
             view["subject_fields"], view["subject_masked"] = _subject_view(
-                uow, deps, actor, task, case, version)
+                uow, deps, actor, task, case, case.subject, version
+            )
         uow.commit()
         return view
 
@@ -59,14 +62,17 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
         if case is None:
             raise NotFound(f"no case {case_id}")
         lanes = set(uow.session.scalars(select(Task.lane).where(Task.case_id == case_id)))
-        if not (case.started_by == actor.id or lanes & actor.roles or actor.roles & OVERSIGHT_ROLES):
+        if not (
+            case.started_by == actor.id or lanes & actor.roles or actor.roles & OVERSIGHT_ROLES
+        ):
             raise Forbidden("you have no role in this case")
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         view = case_summary(uow.session, case)
         view["version_hash"] = version.content_hash
         view["history"] = case_history(uow.session, case_id)
         view["completed_steps"] = deps.engine.restore(
-            compile_version(deps.engine, version), case.state).completed_steps()
+            compile_version(deps.engine, version), case.state
+        ).completed_steps()
         return view
 
 
@@ -76,21 +82,38 @@ def _check_can_see(actor: Actor, lane: str, case: Case) -> None:
     raise Forbidden("this task belongs to a role you do not hold")
 
 
-def _subject_view(uow: Any, deps: Deps, actor: Actor, task: Task, case: Case,
-                  version: ProcedureVersion) -> tuple[dict[str, str], bool]:
+def _subject_view(
+    uow: Any,
+    deps: Deps,
+    actor: Actor,
+    task: Task,
+    case: Case,
+    subject: str,
+    version: ProcedureVersion,
+) -> tuple[dict[str, str], bool]:
     if task.lane in REVIEW_ROLES and task.lane in actor.roles and task.status != "completed":
         try:
             duties.check(uow.session, actor, task, case)
         except Forbidden:
-            return vault.read_masked(uow, deps.keys, case.subject), True
-        values = vault.read_fields(uow, deps.keys, case.subject)
-        record(uow.session, actor, Event(
-            action="subject.read", procedure=case.procedure, version_hash=version.content_hash,
-            case_id=case.id, task_id=task.id, subject=case.subject, fields=sorted(values),
-            purpose=f"review: {task.spec_name}",
-        ), deps.now())
+            return vault.read_masked(uow, deps.keys, subject), True
+        values = vault.read_fields(uow, deps.keys, subject)
+        record(
+            uow.session,
+            actor,
+            Event(
+                action="subject.read",
+                procedure=case.procedure,
+                version_hash=version.content_hash,
+                case_id=case.id,
+                task_id=task.id,
+                subject=case.subject,
+                fields=sorted(values),
+                purpose=f"review: {task.spec_name}",
+            ),
+            deps.now(),
+        )
         return values, False
-    return vault.read_masked(uow, deps.keys, case.subject), True
+    return vault.read_masked(uow, deps.keys, subject), True
 
 
 def _case_data(deps: Deps, version: ProcedureVersion, case: Case) -> dict[str, Any]:

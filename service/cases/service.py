@@ -42,12 +42,25 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
         run = deps.engine.start(diagram, {"case_id": case_id}, context)
         lanes = {task.lane for task in run.ready_tasks()}
         if lanes and not lanes & actor.roles:
-            raise _refused(deps, actor, "case.start", procedure=procedure, reason=(
-                f"starting {procedure} needs one of the roles {sorted(lanes)}"))
+            raise _refused(
+                deps,
+                actor,
+                "case.start",
+                procedure=procedure,
+                reason=(f"starting {procedure} needs one of the roles {sorted(lanes)}"),
+            )
         case = Case(
-            id=case_id, procedure=procedure, version_id=version.id, status="running",
-            started_by=actor.id, started_at=now, updated_at=now, lock_version=1,
-            state="", spiff_version=SPIFF_VERSION, serializer_version=SERIALIZER_VERSION,
+            id=case_id,
+            procedure=procedure,
+            version_id=version.id,
+            status="running",
+            started_by=actor.id,
+            started_at=now,
+            updated_at=now,
+            lock_version=1,
+            state="",
+            spiff_version=SPIFF_VERSION,
+            serializer_version=SERIALIZER_VERSION,
         )
         uow.session.add(case)
         _store_state(case, run, now)
@@ -67,8 +80,9 @@ def claim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
         try:
             _check_can_act(uow.session, actor, task, case)
         except Forbidden as refusal:
-            raise _refused(deps, actor, "task.claim", task=task, case=case,
-                           reason=refusal.message) from None
+            raise _refused(
+                deps, actor, "task.claim", task=task, case=case, reason=refusal.message
+            ) from None
         if task.status != "open":
             raise Conflict(f"task {task_id} is {task.status}, it cannot be claimed")
         task.status, task.assignee_id = "claimed", actor.id
@@ -102,8 +116,9 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         try:
             _check_can_act(uow.session, actor, task, case)
         except Forbidden as refusal:
-            raise _refused(deps, actor, "task.complete", task=task, case=case,
-                           reason=refusal.message) from None
+            raise _refused(
+                deps, actor, "task.complete", task=task, case=case, reason=refusal.message
+            ) from None
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         schema = version.forms.get(task.form or "", {"type": "object"})
         validate_form(schema, data, f"{version.content_hash}:{task.form}")
@@ -122,8 +137,12 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         task.assignee_id = actor.id
         _save(uow.session, case, run, now)
         sync_tasks(uow.session, case, run, compile_version(deps.engine, version), now)
-        record(uow.session, actor, _event(
-            "task.complete", case, version, task, fields=sorted(data)), now)
+        record(
+            uow.session,
+            actor,
+            _event("task.complete", case, version, task, fields=sorted(data)),
+            now,
+        )
         _finish_if_done(uow, case, run, actor, version, now)
         uow.commit()
         return case_summary(uow.session, case)
@@ -133,10 +152,14 @@ def fire_due_timers(deps: Deps, actor: Actor, limit: int = 100) -> int:
     """Advance every running case whose next timer is due; returns how many fired."""
     now = deps.now()
     with deps.unit_of_work() as uow:
-        due = list(uow.session.scalars(
-            select(Case.id).where(Case.status == "running", Case.next_timer_at <= now)
-            .order_by(Case.next_timer_at).limit(limit)
-        ))
+        due = list(
+            uow.session.scalars(
+                select(Case.id)
+                .where(Case.status == "running", Case.next_timer_at <= now)
+                .order_by(Case.next_timer_at)
+                .limit(limit)
+            )
+        )
     fired = 0
     for case_id in due:
         with deps.unit_of_work() as uow:
@@ -155,7 +178,8 @@ def fire_due_timers(deps: Deps, actor: Actor, limit: int = 100) -> int:
 
 def case_summary(session: Session, case: Case) -> dict[str, Any]:
     open_tasks = session.scalars(
-        select(Task).where(Task.case_id == case.id, Task.status.in_(("open", "claimed")))
+        select(Task)
+        .where(Task.case_id == case.id, Task.status.in_(("open", "claimed")))
         .order_by(Task.created_at)
     )
     return {
@@ -192,7 +216,9 @@ def _load_for_update(session: Session, task_id: str) -> tuple[Task, Case]:
 
 def _lock_case(session: Session, case_id: str) -> Case:
     case = session.scalars(
-        select(Case).where(Case.id == case_id).with_for_update()
+        select(Case)
+        .where(Case.id == case_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one_or_none()
     if case is None:
@@ -228,7 +254,11 @@ def _save(session: Session, case: Case, run: Run, now: datetime) -> None:
 
 
 def _finish_if_done(
-    uow: UnitOfWork, case: Case, run: Run, actor: Actor, version: ProcedureVersion | None,
+    uow: UnitOfWork,
+    case: Case,
+    run: Run,
+    actor: Actor,
+    version: ProcedureVersion | None,
     now: datetime,
 ) -> None:
     if not run.completed:
@@ -241,7 +271,10 @@ def _finish_if_done(
 
 
 def _event(
-    action: str, case: Case, version: ProcedureVersion | None, task: Task | None = None,
+    action: str,
+    case: Case,
+    version: ProcedureVersion | None,
+    task: Task | None = None,
     **extra: Any,
 ) -> Event:
     return Event(
@@ -256,12 +289,24 @@ def _event(
 
 
 def _refused(
-    deps: Deps, actor: Actor, action: str, *, reason: str, task: Task | None = None,
-    case: Case | None = None, procedure: str | None = None,
+    deps: Deps,
+    actor: Actor,
+    action: str,
+    *,
+    reason: str,
+    task: Task | None = None,
+    case: Case | None = None,
+    procedure: str | None = None,
 ) -> Refusal:
-    return Refusal(reason, Event(
-        action=action, outcome="refused", reason=reason,
-        procedure=case.procedure if case else procedure,
-        case_id=case.id if case else None, task_id=task.id if task else None,
-        subject=case.subject if case else None,
-    ))
+    return Refusal(
+        reason,
+        Event(
+            action=action,
+            outcome="refused",
+            reason=reason,
+            procedure=case.procedure if case else procedure,
+            case_id=case.id if case else None,
+            task_id=task.id if task else None,
+            subject=case.subject if case else None,
+        ),
+    )

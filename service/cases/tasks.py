@@ -23,20 +23,30 @@ def sync_tasks(
 ) -> None:
     """Insert newly ready tasks; cancel mirrored open tasks the engine no longer has ready."""
     ready = {task.id: task for task in run.ready_tasks()}
-    known = dict(session.execute(
-        select(Task.id, Task.status).where(Task.case_id == case.id)
-    ).all())
+    rows = session.execute(select(Task.id, Task.status).where(Task.case_id == case.id))
+    known: dict[str, str] = {row.id: row.status for row in rows}
     for task_id, human in ready.items():
         if task_id not in known:
-            session.add(Task(
-                id=task_id, case_id=case.id, procedure=case.procedure,
-                spec_name=human.spec_name, label=human.label, lane=human.lane, form=human.form,
-                status="open", created_at=now, due_at=due_at(now, _due_in(diagram, human.spec_name)),
-            ))
+            session.add(
+                Task(
+                    id=task_id,
+                    case_id=case.id,
+                    procedure=case.procedure,
+                    spec_name=human.spec_name,
+                    label=human.label,
+                    lane=human.lane,
+                    form=human.form,
+                    status="open",
+                    created_at=now,
+                    due_at=due_at(now, _due_in(diagram, human.spec_name)),
+                )
+            )
     gone = [t for t, status in known.items() if status in ("open", "claimed") and t not in ready]
     if gone:
         session.execute(
-            update(Task).where(Task.id.in_(gone)).values(status="cancelled", completed_at=now)
+            update(Task)
+            .where(Task.id.in_(gone))
+            .values(status="cancelled", completed_at=now)
             .execution_options(synchronize_session=False)
         )
 
@@ -51,8 +61,13 @@ def due_at(now: datetime, duration: str | None) -> datetime | None:
 
 
 def list_tasks(
-    session: Session, actor: Actor, *, scope: str, procedure: str | None = None,
-    limit: int = 50, offset: int = 0,
+    session: Session,
+    actor: Actor,
+    *,
+    scope: str,
+    procedure: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     """My claimed tasks (``mine``), open tasks for my roles (``claimable``), or both (``all``)."""
     mine = (Task.assignee_id == actor.id) & (Task.status == "claimed")

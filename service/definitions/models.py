@@ -20,7 +20,9 @@ class ProcedureVersion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     procedure: Mapped[str] = mapped_column(String(64))
     number: Mapped[int]
-    status: Mapped[str] = mapped_column(String(16))  # draft, in_review, approved, published, retired
+    status: Mapped[str] = mapped_column(
+        String(16)
+    )  # draft, in_review, approved, published, retired
     content_hash: Mapped[str] = mapped_column(String(64))
     diagram_hash: Mapped[str] = mapped_column(String(64))
     bpmn: Mapped[str] = mapped_column(Text)

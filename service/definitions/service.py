@@ -56,9 +56,7 @@ def content_hash(bpmn: str, forms: dict[str, Any]) -> str:
 
 def compile_version(engine: Engine, version: ProcedureVersion) -> CompiledDiagram:
     """The version's parsed diagram; the engine caches it by content hash."""
-    return engine.compile(
-        version.bpmn.encode("utf-8"), roles=set(ROLES), forms=set(version.forms)
-    )
+    return engine.compile(version.bpmn.encode("utf-8"), roles=set(ROLES), forms=set(version.forms))
 
 
 def install_shipped(

@@ -1,4 +1,8 @@
-"""Alembic migrations of the data database, driven from code (no alembic.ini needed)."""
+"""Alembic migrations of the data database, driven from code (no alembic.ini needed).
+
+Each feature's migrations form their own branch off the initial schema, so
+features can change their tables independently; `upgrade` goes to all heads.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +24,8 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 def upgrade(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    command.upgrade(alembic_config(database_url), "heads")
 
 
-def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+def head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())

@@ -180,5 +180,6 @@ def _write_blind_index(
         )
     uow.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.subject == subject))
     uow.session.add_all(
-        BlindIndexEntry(subject=subject, kind=kind, digest=digest) for kind, digest in entries.items()
+        BlindIndexEntry(subject=subject, kind=kind, digest=digest)
+        for kind, digest in entries.items()
     )

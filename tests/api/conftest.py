@@ -64,7 +64,7 @@ class UserClient:
 
 
 @pytest.fixture
-def api(client):  # type: ignore[no-untyped-def]
+def api(client):
     cache: dict[str, UserClient] = {}
 
     def as_user(username: str) -> UserClient:
@@ -76,7 +76,7 @@ def api(client):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def collected(api):  # type: ignore[no-untyped-def]
+def collected(api):
     """A collection case whose form is filled in, waiting for review."""
     desk = api("frontdesk")
     case = desk.start()

@@ -10,13 +10,13 @@ from service.vault.models import DataKey, Subject, SubjectField
 from tests.api.conftest import CONSENT, VALID_FORM
 
 
-def _count(deps, model) -> int:  # type: ignore[no-untyped-def]
+def _count(deps, model) -> int:
     with deps.unit_of_work() as uow:
         session = uow.keystore if model is DataKey else uow.session
         return session.scalar(select(func.count()).select_from(model))
 
 
-def test_collection_approved_is_entered(api, collected, deps):  # type: ignore[no-untyped-def]
+def test_collection_approved_is_entered(api, collected, deps):
     reviewer = api("reviewer")
     review = reviewer.task_of(collected["id"], "review")
     shown = reviewer.get(f"/api/v1/tasks/{review}")
@@ -32,7 +32,7 @@ def test_collection_approved_is_entered(api, collected, deps):  # type: ignore[n
         assert subject is not None and subject.status == "active"
 
 
-def test_collection_rejected_leaves_no_personal_data(api, collected, deps):  # type: ignore[no-untyped-def]
+def test_collection_rejected_leaves_no_personal_data(api, collected, deps):
     reviewer = api("reviewer")
     review = reviewer.task_of(collected["id"], "review")
     done = reviewer.complete(review, {"decision": "reject", "reason": "ID card photo unreadable"})
@@ -42,31 +42,38 @@ def test_collection_rejected_leaves_no_personal_data(api, collected, deps):  # t
     assert _count(deps, DataKey) == 0
 
 
-def test_collection_returned_for_correction_then_approved(api, collected):  # type: ignore[no-untyped-def]
+def test_collection_returned_for_correction_then_approved(api, collected):
     reviewer, desk = api("reviewer"), api("frontdesk")
-    returned = reviewer.complete(reviewer.task_of(collected["id"], "review"),
-                                 {"decision": "return", "reason": "address incomplete"})
+    returned = reviewer.complete(
+        reviewer.task_of(collected["id"], "review"),
+        {"decision": "return", "reason": "address incomplete"},
+    )
     assert returned.status == 200
     assert [t["name"] for t in returned.body["tasks"]] == ["fill_form"]
     corrected = dict(VALID_FORM, address="北京市朝阳区建国路88号3单元")
     refilled = desk.complete(desk.task_of(collected["id"], "fill_form"), corrected)
     assert refilled.status == 200, refilled.body
     review = reviewer.task_of(collected["id"], "review")
-    assert reviewer.get(f"/api/v1/tasks/{review}").body["subject_fields"]["address"] == corrected["address"]
+    assert (
+        reviewer.get(f"/api/v1/tasks/{review}").body["subject_fields"]["address"]
+        == corrected["address"]
+    )
     done = reviewer.complete(review, {"decision": "approve"})
     assert done.body["outcome"] == "entered"
 
 
-def test_collection_without_consent_ends_before_any_data_is_taken(api):  # type: ignore[no-untyped-def]
+def test_collection_without_consent_ends_before_any_data_is_taken(api):
     desk = api("frontdesk")
     case = desk.start()
-    done = desk.complete(desk.task_of(case["id"], "record_consent"), dict(CONSENT, consent_given=False))
+    done = desk.complete(
+        desk.task_of(case["id"], "record_consent"), dict(CONSENT, consent_given=False)
+    )
     assert done.body["status"] == "completed"
     assert done.body["outcome"] == "no_consent"
     assert done.body["subject"] is None
 
 
-def test_case_history_records_who_did_what(api, collected):  # type: ignore[no-untyped-def]
+def test_case_history_records_who_did_what(api, collected):
     reviewer = api("reviewer")
     review = reviewer.task_of(collected["id"], "review")
     assert reviewer.get(f"/api/v1/tasks/{review}").status == 200
@@ -78,7 +85,7 @@ def test_case_history_records_who_did_what(api, collected):  # type: ignore[no-u
     assert actions[-2:] == [("reviewer", "task.complete"), ("reviewer", "case.complete")]
 
 
-def test_reviewer_cannot_review_own_collection(api, deps):  # type: ignore[no-untyped-def]
+def test_reviewer_cannot_review_own_collection(api, deps):
     both = api("allrounder")
     case = both.start()
     both.complete(both.task_of(case["id"], "record_consent"), CONSENT)
@@ -91,12 +98,14 @@ def test_reviewer_cannot_review_own_collection(api, deps):  # type: ignore[no-un
     assert _snapshot(deps, case["id"]) == before
     with deps.unit_of_work() as uow:
         last = uow.session.execute(
-            select(AuditRecord.action, AuditRecord.outcome, AuditRecord.actor)
-            .order_by(AuditRecord.seq.desc())).first()
+            select(AuditRecord.action, AuditRecord.outcome, AuditRecord.actor).order_by(
+                AuditRecord.seq.desc()
+            )
+        ).first()
     assert tuple(last) == ("task.complete", "refused", "allrounder")
 
 
-def test_malformed_form_data_is_refused_naming_each_field(api, deps):  # type: ignore[no-untyped-def]
+def test_malformed_form_data_is_refused_naming_each_field(api, deps):
     desk = api("frontdesk")
     case = desk.start()
     desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
@@ -112,24 +121,25 @@ def test_malformed_form_data_is_refused_naming_each_field(api, deps):  # type: i
     assert _snapshot(deps, case["id"]) == before
 
 
-def test_invalid_id_check_character_is_refused_and_nothing_stored(api, deps):  # type: ignore[no-untyped-def]
+def test_invalid_id_check_character_is_refused_and_nothing_stored(api, deps):
     desk = api("frontdesk")
     case = desk.start()
     desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
-    reply = desk.complete(desk.task_of(case["id"], "fill_form"),
-                          dict(VALID_FORM, id_number="110105194912310021"))
+    reply = desk.complete(
+        desk.task_of(case["id"], "fill_form"), dict(VALID_FORM, id_number="110105194912310021")
+    )
     assert reply.status == 422
     assert reply.body["error"]["details"][0]["field"] == "id_number"
     assert _count(deps, SubjectField) == 0 and _count(deps, DataKey) == 0
 
 
-def test_unknown_task_is_404(api):  # type: ignore[no-untyped-def]
+def test_unknown_task_is_404(api):
     reply = api("frontdesk").complete("00000000-0000-0000-0000-000000000000", {})
     assert reply.status == 404
     assert reply.body["error"]["code"] == "not_found"
 
 
-def test_someone_elses_claimed_task_cannot_be_completed(api, deps):  # type: ignore[no-untyped-def]
+def test_someone_elses_claimed_task_cannot_be_completed(api, deps):
     desk, other = api("frontdesk"), api("frontdesk2")
     case = desk.start()
     task = desk.task_of(case["id"], "record_consent")
@@ -142,7 +152,7 @@ def test_someone_elses_claimed_task_cannot_be_completed(api, deps):  # type: ign
     assert _snapshot(deps, case["id"]) == before
 
 
-def test_claim_and_unclaim_move_a_task_between_lists(api):  # type: ignore[no-untyped-def]
+def test_claim_and_unclaim_move_a_task_between_lists(api):
     desk = api("frontdesk")
     case = desk.start()
     task = desk.task_of(case["id"], "record_consent")
@@ -157,14 +167,14 @@ def test_claim_and_unclaim_move_a_task_between_lists(api):  # type: ignore[no-un
     assert task in claimable
 
 
-def test_wrong_role_cannot_start_or_see_tasks(api):  # type: ignore[no-untyped-def]
+def test_wrong_role_cannot_start_or_see_tasks(api):
     dept = api("dept")
     refused = dept.post("/api/v1/cases", {"procedure": "collection"})
     assert refused.status == 403
     assert dept.get("/api/v1/tasks?scope=claimable").body["tasks"] == []
 
 
-def test_bad_requests_get_clear_4xx(api, client):  # type: ignore[no-untyped-def]
+def test_bad_requests_get_clear_4xx(api, client):
     desk = api("frontdesk")
     assert desk.post("/api/v1/cases", {"procedure": "nonexistent"}).status == 404
     missing = desk.post("/api/v1/cases", {})
@@ -172,18 +182,23 @@ def test_bad_requests_get_clear_4xx(api, client):  # type: ignore[no-untyped-def
     assert desk.get("/api/v1/tasks?limit=abc").status == 422
     assert desk.get("/api/v1/tasks?scope=everything").status == 422
     assert client.get("/api/v1/tasks").status_code == 401
-    assert client.get("/api/v1/tasks", headers={"Authorization": "Bearer dst_nope"}).status_code == 401
-    raw = client.post("/api/v1/cases", data="{not json", headers=desk.headers,
-                      content_type="application/json")
+    assert (
+        client.get("/api/v1/tasks", headers={"Authorization": "Bearer dst_nope"}).status_code == 401
+    )
+    raw = client.post(
+        "/api/v1/cases", data="{not json", headers=desk.headers, content_type="application/json"
+    )
     assert raw.status_code == 422
 
 
-def _snapshot(deps, case_id: str) -> tuple:  # type: ignore[no-untyped-def]
+def _snapshot(deps, case_id: str) -> tuple:
     """Everything a refused request must leave untouched."""
     with deps.unit_of_work() as uow:
         case = uow.session.get(Case, case_id)
         tasks = uow.session.execute(
-            select(Task.id, Task.status, Task.assignee_id).where(Task.case_id == case_id)
-            .order_by(Task.id)).all()
+            select(Task.id, Task.status, Task.assignee_id)
+            .where(Task.case_id == case_id)
+            .order_by(Task.id)
+        ).all()
         fields = uow.session.scalar(select(func.count()).select_from(SubjectField))
         return case.lock_version, case.state, case.subject, tuple(tasks), fields

@@ -1,10 +1,10 @@
 from collections.abc import Callable
 
 import pytest
-from tests.unit.engine.engine_helpers import FORMS, ROLES, condition_diagram, diagram_bytes
 
 from service.engine import CompiledDiagram, ConnectorRegistry, Engine
 from service.engine.specs import build_diagram
+from tests.unit.engine.engine_helpers import FORMS, ROLES, condition_diagram, diagram_bytes
 
 
 @pytest.fixture

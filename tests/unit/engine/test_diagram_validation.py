@@ -2,9 +2,9 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.unit.engine.engine_helpers import FORMS, REPO_ROOT, ROLES, diagram_bytes
 
 from service.engine import CompiledDiagram, DiagramError, Problem
+from tests.unit.engine.engine_helpers import FORMS, REPO_ROOT, ROLES, diagram_bytes
 
 MIWG = REPO_ROOT / ".." / "shared" / "testdata" / "bpmn-miwg-reference"
 SPIFF = 'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"'

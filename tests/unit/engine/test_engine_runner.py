@@ -3,7 +3,6 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from tests.unit.engine.engine_helpers import FORMS, ROLES, diagram_bytes
 
 from service.engine import (
     SERIALIZER_VERSION,
@@ -13,6 +12,7 @@ from service.engine import (
     TaskNotReady,
 )
 from service.engine.specs import build_diagram
+from tests.unit.engine.engine_helpers import FORMS, ROLES, diagram_bytes
 
 
 def complete_only_task(run, data, ctx=None):

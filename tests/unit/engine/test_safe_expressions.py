@@ -1,10 +1,10 @@
 import time
 
 import pytest
-from tests.unit.engine.engine_helpers import FORMS, ROLES, condition_diagram
 
 from service.engine import ExpressionError
 from service.engine.expressions import evaluate
+from tests.unit.engine.engine_helpers import FORMS, ROLES, condition_diagram
 
 HOSTILE = [
     "__import__('os').system('id')",

@@ -1,10 +1,10 @@
 import time
 
 import pytest
-from tests.unit.engine.engine_helpers import FORMS, ROLES, diagram_bytes
 
 from service.engine import DiagramError
 from service.engine.xml import MAX_DEPTH, MAX_DIAGRAM_BYTES, parse_diagram_xml
+from tests.unit.engine.engine_helpers import FORMS, ROLES, diagram_bytes
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <!DOCTYPE lolz [
