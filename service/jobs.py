@@ -7,14 +7,18 @@ anything a broker outage left behind. Jobs carry ids, never personal data.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Index, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from service.db import Base, Database
+
+log = logging.getLogger("datasteward.jobs")
 
 Publisher = Callable[[str, str, dict], None]
 """publish(job_id, task_name, kwargs): hands one job to the broker."""
@@ -35,6 +39,28 @@ def enqueue(session: Session, task_name: str, kwargs: dict, now: datetime) -> st
     """Write a job row in the caller's transaction; returns its id."""
     job_id = str(uuid.uuid4())
     session.add(OutboxJob(id=job_id, task_name=task_name, kwargs=kwargs, created_at=now))
+    return job_id
+
+
+def enqueue_job(uow: Any, deps: Any, task_name: str, kwargs: dict) -> str:
+    """Write a job in the use case's transaction and publish it once that commits.
+
+    If the broker is unreachable then, the row stays unpublished and the
+    periodic relay sends it later: the job is never lost and never invented.
+    """
+    job_id = enqueue(uow.session, task_name, kwargs, deps.now())
+    publish = deps.publish
+    if publish is not None:
+
+        def after_commit() -> None:
+            try:
+                publish(job_id, task_name, kwargs)
+            except Exception:  # noqa: BLE001 - the relay retries; the commit stands
+                log.warning("job %s (%s) not published; the relay retries", job_id, task_name)
+                return
+            mark_published(deps.db, job_id, deps.now())
+
+        uow.after_commit.append(after_commit)
     return job_id
 
 
