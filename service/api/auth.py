@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g, request
+from flask import current_app, g, request, session
 
 from service.access.service import Actor, actor_for_token
 from service.deps import Deps
-from service.errors import Unauthenticated
+from service.errors import Forbidden, Unauthenticated
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def deps() -> Deps:
@@ -31,16 +34,29 @@ def current_actor() -> Actor:
 
 
 def _authenticate() -> Actor:
+    """A bearer token from the header, or the browser session's token with its CSRF check."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Unauthenticated(
-            "send 'Authorization: Bearer <token>'; get a token from POST /api/v1/auth/login"
-        )
+        token = _session_token()
     d = deps()
     with d.unit_of_work() as uow:
         actor = actor_for_token(uow.session, token.strip(), d.now())
     return Actor(actor.id, actor.username, actor.roles, g.request_id, request.remote_addr)
+
+
+def _session_token() -> str:
+    token = session.get("api_token")
+    if not token:
+        raise Unauthenticated(
+            "send 'Authorization: Bearer <token>'; get a token from POST /api/v1/auth/login"
+        )
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "") or request.form.get("csrf_token", "")
+        expected = session.get("csrf_token", "")
+        if not expected or not hmac.compare_digest(sent, expected):
+            raise Forbidden("missing or wrong CSRF token (send it as the X-CSRF-Token header)")
+    return str(token)
 
 
 def anonymous_actor() -> Actor:
