@@ -15,7 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -206,6 +206,7 @@ def users(deps: Deps) -> dict[str, int]:
                 display_name=username,
                 roles=roles,
                 now=deps.now(),
+                trained_until=deps.now() + timedelta(days=365),
             )
         uow.commit()
     return ids
@@ -223,3 +224,32 @@ def app(deps: Deps):
 @pytest.fixture
 def client(app, users):
     return app.test_client()
+
+
+TEST_PROCEDURES = ROOT / "tests" / "data" / "procedures"
+
+
+@pytest.fixture
+def install_procedure(deps: Deps):  # type: ignore[no-untyped-def]
+    """Install a tiny procedure from tests/data/procedures/<name> as published version 1."""
+    import hashlib
+
+    from service.definitions.models import ProcedureVersion
+    from service.definitions.service import content_hash, read_procedure_folder
+
+    def install(name: str) -> int:
+        files = read_procedure_folder(TEST_PROCEDURES / name)
+        with deps.unit_of_work() as uow:
+            version = ProcedureVersion(
+                procedure=files.procedure, number=1, status="published",
+                content_hash=content_hash(files.bpmn, files.forms),
+                diagram_hash=hashlib.sha256(files.bpmn.encode()).hexdigest(),
+                bpmn=files.bpmn, forms=files.forms, summary="test procedure",
+                created_at=deps.now(), published_at=deps.now(),
+            )
+            uow.session.add(version)
+            uow.session.flush()
+            uow.commit()
+            return version.id
+
+    return install

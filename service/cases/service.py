@@ -68,8 +68,10 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
         sync_tasks(uow.session, case, run, compile_version(deps.engine, version), now)
         record(uow.session, actor, _event("case.start", case, version), now)
         _finish_if_done(uow, case, run, actor, version, now)
+        # Read inside the transaction: after commit it would open another one.
+        summary = case_summary(uow.session, case)
         uow.commit()
-        return case_summary(uow.session, case)
+        return summary
 
 
 @records_refusals
@@ -144,8 +146,41 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
             now,
         )
         _finish_if_done(uow, case, run, actor, version, now)
+        # Read inside the transaction: after commit it would open another one.
+        summary = case_summary(uow.session, case)
         uow.commit()
-        return case_summary(uow.session, case)
+        return summary
+
+
+def resume_case(
+    deps: Deps, actor: Actor, case_id: str, message: str, payload: dict[str, Any]
+) -> bool:
+    """Deliver a finished job's message to the case waiting for it, under the case lock.
+
+    Idempotent: when the case no longer waits for the message (a redelivered
+    job), nothing changes and False is returned.
+    """
+    now = deps.now()
+    with deps.unit_of_work() as uow:
+        case = _lock_case(uow.session, case_id)
+        if case.status != "running":
+            return False
+        version = uow.session.get_one(ProcedureVersion, case.version_id)
+        run = _restore(deps, version, case)
+        context = ConnectorContext(uow, deps, case.id, case.subject, now)
+        if not run.deliver_message(message, payload, context):
+            return False
+        _save(uow.session, case, run, now)
+        sync_tasks(uow.session, case, run, compile_version(deps.engine, version), now)
+        record(
+            uow.session,
+            actor,
+            _event("case.resume", case, version, detail={"message": message}),
+            now,
+        )
+        _finish_if_done(uow, case, run, actor, version, now)
+        uow.commit()
+        return True
 
 
 def fire_due_timers(deps: Deps, actor: Actor, limit: int = 100) -> int:

@@ -8,12 +8,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     DurationTimerEventDefinition,
     TimeDateEventDefinition,
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.spiff.specs.event_definitions import (
+    MessageEventDefinition as SpiffMessageEventDefinition,
+)
 from SpiffWorkflow.util.task import TaskState
 
 from .connectors import ConnectorRegistry
@@ -142,6 +147,28 @@ class Run:
         with self._environment.calling_with(ctx):
             self._workflow.refresh_timers()
         self._advance(ctx)
+
+    def waiting_messages(self) -> set[str]:
+        """Names of the messages this case is waiting for (intermediate/boundary catches)."""
+        return {
+            t.task_spec.event_definition.name
+            for t in self._workflow.event_manager.tasks.values()
+            if isinstance(t.task_spec.event_definition, MessageEventDefinition)
+        }
+
+    def deliver_message(self, name: str, payload: dict, ctx: Any) -> bool:
+        """Hand a message (a finished job's result) to the waiting case and run on.
+
+        Returns False, changing nothing, when the case is not waiting for it: a
+        redelivered job must not advance a case twice.
+        """
+        if name not in self.waiting_messages():
+            return False
+        event = BpmnEvent(SpiffMessageEventDefinition(name), payload=payload)
+        with self._environment.calling_with(ctx):
+            self._workflow.send_event(event)
+        self._advance(ctx)
+        return True
 
     def next_timer_due(self) -> datetime | None:
         dues = [d for d in (_due_at(t) for t in self._waiting_timers()) if d is not None]

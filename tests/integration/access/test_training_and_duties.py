@@ -1,0 +1,86 @@
+"""Use-case level: training lapses, reminders, login-attempt purge, version authorship."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from service.access.service import SYSTEM, Actor, check_password_policy, create_user
+from service.access.throttle import DatabaseThrottle, purge_attempts
+from service.access.training import lapses, send_training_reminders
+from service.audit.models import AuditRecord
+from service.cases.duties import check_not_author
+from service.errors import Forbidden, Invalid
+from tests.conftest import PASSWORD
+
+
+def _user(deps, name, roles, days):
+    with deps.unit_of_work() as uow:
+        user_id = create_user(
+            uow.session,
+            username=name,
+            password=PASSWORD,
+            display_name=name,
+            roles=roles,
+            now=deps.now(),
+            trained_until=deps.now() + timedelta(days=days),
+        )
+        uow.commit()
+    return user_id
+
+
+def test_training_lapses_when_its_expiry_passes(deps, clock):
+    user_id = _user(deps, "desk", ["front_desk"], 5)
+    with deps.unit_of_work() as uow:
+        assert lapses(uow.session, user_id, {"front_desk"}, clock()) == []
+        later = clock() + timedelta(days=6)
+        [lapse] = lapses(uow.session, user_id, {"front_desk"}, later)
+    assert lapse.reason == "training personal_data_protection expired on 2026-03-07"
+
+
+def test_reminders_go_to_users_whose_training_expires_soon(deps, clock):
+    soon = _user(deps, "soon", ["reviewer"], 10)
+    _user(deps, "fine", ["reviewer"], 300)
+    assert send_training_reminders(deps, SYSTEM) == [soon]
+    with deps.unit_of_work() as uow:
+        details = list(
+            uow.session.scalars(
+                select(AuditRecord.detail).where(AuditRecord.action == "training.reminder")
+            )
+        )
+    assert details == [
+        {"user_id": soon, "course": "personal_data_protection", "status": "expiring"}
+    ]
+
+
+def test_old_login_attempts_are_purged(deps, clock):
+    with deps.unit_of_work() as uow:
+        DatabaseThrottle().note(uow.session, "someone", "10.0.0.1", clock(), ok=False)
+        uow.commit()
+    clock.advance(days=2)
+    assert purge_attempts(deps) == 1
+
+
+def test_compliance_cannot_approve_a_version_they_drafted():
+    author = Actor(7, "compliance", frozenset({"compliance"}))
+    with pytest.raises(Forbidden, match="you drafted this version"):
+        check_not_author(author, 7)
+    check_not_author(author, 8)
+    check_not_author(author, None)
+
+
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("short", "at least 10"),
+        ("password123", "too common"),
+        ("aaaaaaaaaaaa", "5 different"),
+        ("my-name-is-alice!", "username"),
+    ],
+)
+def test_weak_passwords_are_refused_with_the_reason(password, reason):
+    with pytest.raises(Invalid) as refused:
+        check_password_policy(password, "alice")
+    assert reason in refused.value.details[0]["reason"]
