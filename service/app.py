@@ -6,6 +6,7 @@ import importlib
 
 from flask import Flask
 
+from service import ops
 from service.api import API_MODULES
 from service.api.auth import begin_request
 from service.api.errors import register_error_handlers
@@ -29,12 +30,10 @@ def create_app(settings: Settings | None = None, deps: Deps | None = None) -> Fl
     app.before_request(begin_request)
     for module in API_MODULES:
         app.register_blueprint(importlib.import_module(module).blueprint)
+    app.register_blueprint(importlib.import_module("service.web").blueprint)
+    importlib.import_module("service.api.hardening").register_http_hardening(app)
     register_error_handlers(app)
-
-    @app.get("/healthz")
-    def healthz():
-        return {"status": "ok"}
-
+    ops.init_app(app)
     return app
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import inspect, text
 
+from service.cases.deadlines import load_calendar
 from service.config import Settings
 from service.connectors import build_registry
 from service.db import Database
@@ -27,6 +30,7 @@ def build_deps(
         engine=Engine(connectors=build_registry()),
         keys=load_vault_keys(settings, create=create_keys),
         publish=publish,
+        calendar=load_calendar(Path(settings.calendar_dir)),
     )
 
 

@@ -16,7 +16,12 @@ from pathlib import Path
 from service.config import Settings
 
 # Feature packages add their own subcommands: each module has register(subparsers).
-CLI_MODULES: list[str] = []
+CLI_MODULES: list[str] = [
+    "service.bench.cli",
+    "service.ops.cli",
+    "service.audit.cli",
+    "service.vault.cli",
+]
 
 DEMO_PASSWORD = "datasteward-demo"  # noqa: S105 - printed for the embedded demo
 DEMO_USERS = (
@@ -94,10 +99,12 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
     from service.db import KeystoreBase
     from service.definitions.service import install_shipped
     from service.migrations import upgrade
+    from service.signing import load_signing_key
 
     Path(settings.var_dir).mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url)
     deps = build_deps(settings, create_keys=True)
+    load_signing_key(settings, create=True)  # checkpoints, archives, certificates
     KeystoreBase.metadata.create_all(deps.db.keystore_engine)
     with deps.unit_of_work() as uow:
         installed = install_shipped(
@@ -114,6 +121,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _create_demo_users(deps) -> None:
+    from datetime import timedelta
+
     from sqlalchemy import select
 
     from service.access.models import User
@@ -130,6 +139,7 @@ def _create_demo_users(deps) -> None:
                     display_name=display_name,
                     roles=roles,
                     now=deps.now(),
+                    trained_until=deps.now() + timedelta(days=365),
                 )
         uow.commit()
 
@@ -178,12 +188,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        "python:service.ops.gunicorn_conf",
         "--bind",
         f"{settings.host}:{settings.port}",
         "--workers",
         str(args.workers),
-        "--access-logfile",
-        "-",
         "service.wsgi:app",
     ]
     return subprocess.call(command)

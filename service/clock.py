@@ -17,3 +17,8 @@ def aware(moment: datetime) -> datetime:
     if moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """An ISO 8601 string with the UTC offset, whatever the database handed back."""
+    return aware(moment).isoformat() if moment is not None else None

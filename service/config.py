@@ -45,7 +45,22 @@ class Settings:
     timer_interval_s: int = 30
     outbox_interval_s: int = 10
     max_request_bytes: int = 4 * 1024 * 1024
+    review_interval_months: int = 3  # periodic procedure review: quarterly by default
+    # Archived audit records older than this leave the live database (PIPL Art. 56: 3 years).
+    audit_retention_days: int = 1095
+    archive_dir: str = ""
+    archive_segment_max_records: int = 100_000
+    checkpoint_interval_s: int = 300
     demo_users: bool = False
+    document_store_dir: str = ""
+    max_document_bytes: int = 3 * 1024 * 1024
+    broker_visibility_timeout_s: int = 3600
+    rotation_batch_size: int = 500
+    grant_ttl_hours: int = 24
+    grant_max_views: int = 5
+    request_working_days: int = 15
+    request_ceiling_days: int = 30
+    calendar_dir: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -77,7 +92,10 @@ class Settings:
             keyring_file=self.keyring_file or _var_path(var, "keys/keyring.json"),
             blind_index_key_file=self.blind_index_key_file
             or _var_path(var, "keys/blind_index.key"),
+            calendar_dir=self.calendar_dir or _var_path(var, "calendar"),
             signing_key_file=self.signing_key_file or _var_path(var, "keys/signing.pem"),
+            document_store_dir=self.document_store_dir or _var_path(var, "documents"),
+            archive_dir=self.archive_dir or _var_path(var, "archive"),
         )
 
     @property

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from service.cases.deadlines import WorkingCalendar
 from service.clock import Clock, utcnow
 from service.config import Settings
 from service.db import Database, UnitOfWork
@@ -22,6 +23,7 @@ class Deps:
     keys: VaultKeys
     clock: Clock = utcnow
     publish: Publisher | None = None
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def now(self) -> datetime:
@@ -40,3 +42,5 @@ class ConnectorContext:
     case_id: str
     subject: str | None
     now: datetime
+    actor: Any = None
+    """The person whose step set the case moving (an Actor); None for the system."""

@@ -51,10 +51,14 @@ def need_service(name: str) -> None:
 
 
 class FixedClock:
-    """A clock tests move by hand."""
+    """A clock tests move by hand.
+
+    It starts later than the real clock: SpiffWorkflow also compares date timers
+    with the real time, so a test clock in the past would see them fire at once.
+    """
 
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        self.now = start or datetime(2030, 3, 4, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -135,10 +139,14 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+# Tokens outlive the clock jumps of deadline tests (weeks at a time).
+TEST_SETTINGS: dict = {"processes_dir": str(ROOT / "processes"), "token_ttl_hours": 24 * 365 * 10}
+
+
 def _sqlite_settings(template: Path, var_dir: Path) -> Settings:
     for name in ("datasteward.sqlite", "keystore.sqlite"):
         shutil.copy(template / name, var_dir / name)
-    return Settings(var_dir=str(var_dir), processes_dir=str(ROOT / "processes")).resolved()
+    return Settings(var_dir=str(var_dir), **TEST_SETTINGS).resolved()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -152,7 +160,7 @@ def settings(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Se
         return _sqlite_settings(request.getfixturevalue("sqlite_template"), tmp_path)
     urls = request.getfixturevalue("postgres_urls")
     _truncate_postgres(urls)
-    base = Settings(var_dir=str(tmp_path), processes_dir=str(ROOT / "processes"))
+    base = Settings(var_dir=str(tmp_path), **TEST_SETTINGS)
     return replace(base, database_url=urls[0], keystore_url=urls[1]).resolved()
 
 
@@ -164,6 +172,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def deps(settings: Settings, clock: FixedClock) -> Iterator[Deps]:
     from service.bootstrap import build_deps
+    from service.signing import load_signing_key
 
     published: list[tuple[str, str, dict]] = []
     built = build_deps(
@@ -173,6 +182,7 @@ def deps(settings: Settings, clock: FixedClock) -> Iterator[Deps]:
     )
     built.clock = clock
     built.extras["published"] = published
+    load_signing_key(settings, create=True)  # as `datasteward init` does
     with built.unit_of_work() as uow:
         install_shipped(uow.session, built.engine, Path(settings.processes_dir), clock())
         uow.commit()
@@ -230,7 +240,7 @@ TEST_PROCEDURES = ROOT / "tests" / "data" / "procedures"
 
 
 @pytest.fixture
-def install_procedure(deps: Deps):  # type: ignore[no-untyped-def]
+def install_procedure(deps: Deps):
     """Install a tiny procedure from tests/data/procedures/<name> as published version 1."""
     import hashlib
 
@@ -241,11 +251,16 @@ def install_procedure(deps: Deps):  # type: ignore[no-untyped-def]
         files = read_procedure_folder(TEST_PROCEDURES / name)
         with deps.unit_of_work() as uow:
             version = ProcedureVersion(
-                procedure=files.procedure, number=1, status="published",
+                procedure=files.procedure,
+                number=1,
+                status="published",
                 content_hash=content_hash(files.bpmn, files.forms),
                 diagram_hash=hashlib.sha256(files.bpmn.encode()).hexdigest(),
-                bpmn=files.bpmn, forms=files.forms, summary="test procedure",
-                created_at=deps.now(), published_at=deps.now(),
+                bpmn=files.bpmn,
+                forms=files.forms,
+                summary="test procedure",
+                created_at=deps.now(),
+                published_at=deps.now(),
             )
             uow.session.add(version)
             uow.session.flush()
@@ -253,3 +268,7 @@ def install_procedure(deps: Deps):  # type: ignore[no-untyped-def]
             return version.id
 
     return install
+
+
+# The per-user API client is used by the API, process and browser layers alike.
+from tests.api.conftest import api  # noqa: E402, F401

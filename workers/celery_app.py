@@ -5,15 +5,29 @@ from __future__ import annotations
 from functools import cache
 
 from celery import Celery
+from celery.schedules import crontab
+from kombu import Queue
 
 from service.bootstrap import build_deps
 from service.config import Settings
 from service.deps import Deps
 from service.jobs import celery_publisher
+from service.ops.queues import DEFAULT_QUEUE, QUEUES, route_task
+from service.ops.worker import instrument
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("datasteward", broker=settings.broker_url, include=["workers.timers"])
+    app = Celery(
+        "datasteward",
+        broker=settings.broker_url,
+        include=[
+            "workers.timers",
+            "workers.archiving",
+            "workers.deletion",
+            "workers.reviews",
+            "workers.training",
+        ],
+    )
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -23,6 +37,10 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
         timezone="UTC",
+        # Jobs split by kind (service/ops/queues.py); a worker without -Q takes them all.
+        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue=DEFAULT_QUEUE,
+        task_routes=(route_task,),
         beat_schedule={
             "fire-due-timers": {
                 "task": "datasteward.timers.fire_due",
@@ -32,10 +50,39 @@ def make_celery(settings: Settings) -> Celery:
                 "task": "datasteward.outbox.relay",
                 "schedule": float(settings.outbox_interval_s),
             },
+            "audit-checkpoint": {
+                "task": "datasteward.audit.checkpoint",
+                "schedule": float(settings.checkpoint_interval_s),
+            },
+            "audit-archive": {
+                "task": "datasteward.audit.archive",
+                "schedule": crontab(hour=2, minute=17),
+            },
+            "release-expired-holds": {
+                "task": "datasteward.deletion.release_expired_holds",
+                "schedule": 3600.0,
+            },
+            "start-due-procedure-reviews": {
+                "task": "datasteward.reviews.start_due",
+                "schedule": crontab(hour=3, minute=7),
+            },
+            "training-reminders": {
+                "task": "datasteward.training.remind",
+                "schedule": crontab(hour=6, minute=3),
+            },
+            "purge-login-attempts": {
+                "task": "datasteward.access.purge_login_attempts",
+                "schedule": crontab(hour=4, minute=41),
+            },
         },
     )
-    if settings.uses_embedded_broker:
-        app.conf.broker_transport_options = {"polling_interval": 0.5}
+    if not settings.uses_embedded_broker:
+        # A killed worker's unacknowledged job (acks_late) is redelivered after this long.
+        # (The embedded SQLite transport takes no transport options.)
+        app.conf.broker_transport_options = {
+            "visibility_timeout": settings.broker_visibility_timeout_s
+        }
+    instrument(app)
     return app
 
 

@@ -1,36 +1,57 @@
-"""Log in and out: the use cases behind /auth, audited either way."""
+"""Log in and out: the use cases behind /auth, throttled and audited either way."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
+from service.access.models import User
 from service.access.service import Actor, issue_token, revoke_token, roles_of, verify_credentials
+from service.access.throttle import throttle_for
+from service.access.totp import check_second_factor
 from service.audit.service import Event, record
 from service.deps import Deps
-from service.errors import Unauthenticated
+from service.errors import DomainError, Unauthenticated
 
 
-def log_in(deps: Deps, anonymous: Actor, username: str, password: str) -> dict[str, Any]:
+def log_in(
+    deps: Deps,
+    anonymous: Actor,
+    username: str,
+    password: str,
+    totp_code: str | None = None,
+) -> dict[str, Any]:
+    """Check the credentials (and second factor), then issue a bearer token."""
     now = deps.now()
+    addr = (anonymous.client_addr or "unknown")[:64]
+    who = Actor(0, username[:64], frozenset(), anonymous.request_id, anonymous.client_addr)
+    throttle = throttle_for(deps)
     with deps.unit_of_work() as uow:
-        user = verify_credentials(uow.session, username, password)
-        if user is None:
-            who = Actor(0, username[:64], frozenset(), anonymous.request_id, anonymous.client_addr)
-            record(
-                uow.session,
-                who,
-                Event("auth.login", outcome="refused", reason="wrong username or password"),
-                now,
-            )
+        try:
+            throttle.check(uow.session, username, addr, now)
+            user = verify_credentials(uow.session, username, password)
+            if user is None:
+                raise Unauthenticated("wrong username or password")
+            roles = roles_of(uow.session, user.id)
+            check_second_factor(deps, user, roles, totp_code)
+        except DomainError as refusal:
+            throttle.note(uow.session, username, addr, now, ok=False)
+            event = Event("auth.login", outcome="refused", reason=refusal.message)
+            record(uow.session, who, event, now)
             uow.commit()
-            raise Unauthenticated("wrong username or password")
-        roles = roles_of(uow.session, user.id)
-        actor = Actor(user.id, user.username, roles, anonymous.request_id, anonymous.client_addr)
-        ttl = timedelta(hours=deps.settings.token_ttl_hours)
-        token, expires_at = issue_token(uow.session, user.id, now, ttl)
-        record(uow.session, actor, Event("auth.login"), now)
+            raise
+        throttle.note(uow.session, username, addr, now, ok=True)
+        result = _issue(deps, uow.session, user, roles, anonymous)
         uow.commit()
+    return result
+
+
+def _issue(deps: Deps, session: Any, user: User, roles: frozenset[str], anon: Actor) -> dict:
+    now = deps.now()
+    actor = Actor(user.id, user.username, roles, anon.request_id, anon.client_addr)
+    ttl = timedelta(hours=deps.settings.token_ttl_hours)
+    token, expires_at = issue_token(session, user.id, now, ttl, name="login")
+    record(session, actor, Event("auth.login"), now)
     return {
         "token": token,
         "expires_at": expires_at.isoformat(),

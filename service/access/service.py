@@ -1,18 +1,20 @@
-"""Identity: users, roles, passwords and bearer tokens."""
+"""Identity: users, scoped roles, passwords and bearer tokens."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from service.access.models import ApiToken, User, UserRole
+from service.access.models import ApiToken, BreakGlassGrant, User, UserRole
 from service.clock import aware
 from service.errors import Conflict, Invalid, Unauthenticated
 
@@ -32,10 +34,35 @@ ROLES = (
 REVIEW_ROLES = frozenset({"reviewer", "data_officer", "compliance", "supervisor"})
 
 TOKEN_PREFIX = "dst_"  # noqa: S105 - a prefix, not a secret
+ALL_SCOPES = "*"
 _hasher = PasswordHasher()
 # A hash to verify against when the user does not exist, so a login for an
 # unknown name costs the same time as one with a wrong password.
 _DUMMY_HASH = _hasher.hash("not-a-password")
+# A short list of passwords every guesser tries first; the policy refuses them.
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password123",
+        "1234567890",
+        "qwertyuiop",
+        "123456789a",
+        "password1234",
+        "iloveyou123",
+        "administrator",
+        "changeme123",
+        "welcome123",
+        "datasteward",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RoleScope:
+    """A role held within an optional department and branch (None: everywhere)."""
+
+    role: str
+    department: str | None = None
+    branch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,11 @@ class Actor:
     roles: frozenset[str] = field(default_factory=frozenset)
     request_id: str | None = None
     client_addr: str | None = None
+    # Permissions the credential was limited to; None means all the roles allow.
+    scopes: frozenset[str] | None = None
+    role_scopes: tuple[RoleScope, ...] = ()
+    # The id of an active break-glass grant, which lifts the branch scope.
+    break_glass_id: int | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -54,6 +86,12 @@ class Actor:
     @property
     def primary_role(self) -> str | None:
         return min(self.roles) if self.roles else None
+
+    def scope_of(self, role: str) -> RoleScope:
+        for scope in self.role_scopes:
+            if scope.role == role:
+                return scope
+        return RoleScope(role)
 
 
 SYSTEM = Actor(id=0, username="system", roles=frozenset({"system"}))
@@ -63,12 +101,31 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password_policy(password: str) -> None:
+def check_password_policy(password: str, username: str = "") -> None:
+    """Length over composition (NIST SP 800-63B): long, not common, not the username."""
+    reason = _password_problem(password, username)
+    if reason:
+        raise Invalid(f"password {reason}", details=[{"field": "password", "reason": reason}])
+
+
+def _password_problem(password: str, username: str) -> str | None:
     if len(password) < 10:
-        raise Invalid(
-            "password too short",
-            details=[{"field": "password", "reason": "must be at least 10 characters"}],
-        )
+        return "must be at least 10 characters"
+    if len(password) > 256:
+        return "must be at most 256 characters"
+    if password.lower() in _COMMON_PASSWORDS:
+        return "is too common"
+    if len(set(password)) < 5:
+        return "must use at least 5 different characters"
+    if username and username.lower() in password.lower():
+        return "must not contain the username"
+    return None
+
+
+def check_roles(roles: Iterable[str]) -> None:
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise Invalid("unknown role", details=[{"field": "roles", "reason": f"unknown: {unknown}"}])
 
 
 def create_user(
@@ -81,11 +138,11 @@ def create_user(
     now: datetime,
     department: str | None = None,
     branch: str | None = None,
+    trained_until: datetime | None = None,
 ) -> int:
-    unknown = sorted(set(roles) - set(ROLES))
-    if unknown:
-        raise Invalid("unknown role", details=[{"field": "roles", "reason": f"unknown: {unknown}"}])
-    check_password_policy(password)
+    """Create a user; `trained_until` records every course their roles require."""
+    check_roles(roles)
+    check_password_policy(password, username)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists")
     user = User(
@@ -99,7 +156,21 @@ def create_user(
     session.add(user)
     session.flush()
     session.add_all(UserRole(user_id=user.id, role=role) for role in sorted(set(roles)))
+    if trained_until is not None:
+        from service.access.training import record_required_training
+
+        record_required_training(session, user.id, roles, now, trained_until)
     return user.id
+
+
+def set_roles(session: Session, user_id: int, scopes: list[RoleScope]) -> None:
+    """Replace the user's roles with these (each with its optional scope)."""
+    check_roles(s.role for s in scopes)
+    session.query(UserRole).filter(UserRole.user_id == user_id).delete()
+    session.add_all(
+        UserRole(user_id=user_id, role=s.role, department=s.department, branch=s.branch)
+        for s in {s.role: s for s in scopes}.values()
+    )
 
 
 def verify_credentials(session: Session, username: str, password: str) -> User | None:
@@ -112,13 +183,23 @@ def verify_credentials(session: Session, username: str, password: str) -> User |
 
 
 def issue_token(
-    session: Session, user_id: int, now: datetime, ttl: timedelta
+    session: Session,
+    user_id: int,
+    now: datetime,
+    ttl: timedelta,
+    scopes: Iterable[str] | None = None,
+    name: str | None = None,
 ) -> tuple[str, datetime]:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + ttl
     session.add(
         ApiToken(
-            user_id=user_id, token_hash=_token_hash(token), created_at=now, expires_at=expires_at
+            user_id=user_id,
+            token_hash=_token_hash(token),
+            scopes=" ".join(sorted(scopes)) if scopes is not None else ALL_SCOPES,
+            name=name,
+            created_at=now,
+            expires_at=expires_at,
         )
     )
     return token, expires_at
@@ -131,24 +212,62 @@ def revoke_token(session: Session, token: str, now: datetime) -> None:
 
 
 def actor_for_token(session: Session, token: str, now: datetime) -> Actor:
-    """The actor a bearer token stands for; one indexed query."""
+    """The actor a bearer token stands for, with roles, scopes and break-glass: one query."""
     if not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated("malformed token")
-    rows = session.execute(
-        select(User.id, User.username, ApiToken.expires_at, ApiToken.revoked_at, UserRole.role)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(ApiToken.token_hash == _token_hash(token), User.active.is_(True))
-    ).all()
+    rows = session.execute(_actor_query(_token_hash(token), now)).all()
     if not rows:
         raise Unauthenticated("unknown token")
-    user_id, username, expires_at, revoked_at, _ = rows[0]
-    if revoked_at is not None:
+    first = rows[0]
+    if first.revoked_at is not None:
         raise Unauthenticated("token revoked")
-    if aware(expires_at) <= now:
+    if aware(first.expires_at) <= now:
         raise Unauthenticated("token expired")
-    roles = frozenset(row.role for row in rows if row.role)
-    return Actor(id=user_id, username=username, roles=roles)
+    return _actor_from_rows(rows)
+
+
+def _actor_query(token_hash: str, now: datetime) -> Select[Any]:
+    active_grant = (
+        select(func.max(BreakGlassGrant.id))
+        .where(
+            and_(
+                BreakGlassGrant.user_id == User.id,
+                BreakGlassGrant.ended_at.is_(None),
+                BreakGlassGrant.expires_at > now,
+            )
+        )
+        .scalar_subquery()
+    )
+    return (
+        select(
+            User.id,
+            User.username,
+            ApiToken.scopes,
+            ApiToken.expires_at,
+            ApiToken.revoked_at,
+            UserRole.role,
+            UserRole.department,
+            UserRole.branch,
+            active_grant.label("break_glass_id"),
+        )
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .where(ApiToken.token_hash == token_hash, User.active.is_(True))
+    )
+
+
+def _actor_from_rows(rows: Sequence[Row[Any]]) -> Actor:
+    first = rows[0]
+    scopes = None if first.scopes == ALL_SCOPES else frozenset(first.scopes.split())
+    role_scopes = tuple(RoleScope(r.role, r.department, r.branch) for r in rows if r.role)
+    return Actor(
+        id=first.id,
+        username=first.username,
+        roles=frozenset(s.role for s in role_scopes),
+        scopes=scopes,
+        role_scopes=role_scopes,
+        break_glass_id=first.break_glass_id,
+    )
 
 
 def roles_of(session: Session, user_id: int) -> frozenset[str]:

@@ -2,4 +2,9 @@
 
 API_MODULES = [
     "service.api.routes",
+    "service.api.audit",
+    "service.api.definitions",
+    "service.api.vault",
+    "service.api.access",
+    "service.api.requests",
 ]

@@ -11,18 +11,21 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.access.service import Actor
 from service.audit.chain import GENESIS, canonical_json, chain_hash
+from service.audit.log import HASHED_COLUMNS, fields_from_values
 from service.audit.models import AuditHead, AuditRecord
 from service.errors import Forbidden
 
 HEAD_ID = 1
+_HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
+_RECORDS: Table = AuditRecord.__table__  # type: ignore[assignment]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -46,71 +49,54 @@ class Event:
 
 
 def record(session: Session, actor: Actor, event: Event, now: datetime) -> int:
-    """Append one record in the caller's transaction; returns its sequence number."""
-    head = _locked_head(session)
-    seq = head.seq + 1
-    row = AuditRecord(
-        seq=seq,
-        at=now,
-        actor_id=actor.id or None,
-        actor=actor.username,
-        role=actor.primary_role,
-        request_id=actor.request_id,
-        client_addr=actor.client_addr,
-        action=event.action,
-        outcome=event.outcome,
-        reason=event.reason,
-        procedure=event.procedure,
-        version_hash=event.version_hash,
-        case_id=event.case_id,
-        task_id=event.task_id,
-        subject=event.subject,
-        fields=event.fields,
-        purpose=event.purpose,
-        legal_basis=event.legal_basis,
-        detail=event.detail,
-        detail_enc=event.detail_enc,
-        hash=b"",
-    )
-    row.hash = chain_hash(head.hash, canonical_json(hashed_fields(row)))
-    session.add(row)
-    head.seq, head.hash = seq, row.hash
+    """Append one record in the caller's transaction; returns its sequence number.
+
+    Three Core statements (lock the head, insert, move the head): no ORM
+    objects on this path, which every operation of the service takes.
+    """
+    seq, prev_hash = _locked_head(session)
+    seq += 1
+    values = {
+        "seq": seq,
+        "at": now,
+        "actor_id": actor.id or None,
+        "actor": actor.username,
+        "role": actor.primary_role,
+        "request_id": actor.request_id,
+        "client_addr": actor.client_addr,
+        "action": event.action,
+        "outcome": event.outcome,
+        "reason": event.reason,
+        "procedure": event.procedure,
+        "version_hash": event.version_hash,
+        "case_id": event.case_id,
+        "task_id": event.task_id,
+        "subject": event.subject,
+        "fields": event.fields,
+        "purpose": event.purpose,
+        "legal_basis": event.legal_basis,
+        "detail": event.detail,
+        "detail_enc": event.detail_enc,
+    }
+    hashed = fields_from_values([values[name] for name in HASHED_COLUMNS])
+    values["hash"] = chain_hash(prev_hash, canonical_json(hashed))
+    session.execute(insert(_RECORDS), values)
+    session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=seq, hash=values["hash"]))
     return seq
 
 
 def hashed_fields(row: AuditRecord) -> dict[str, Any]:
     """The exact fields the chain covers, in a JSON-ready form."""
-    at = row.at.astimezone(UTC).replace(tzinfo=None) if row.at.tzinfo else row.at
-    return {
-        "seq": row.seq,
-        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%f"),
-        "actor_id": row.actor_id,
-        "actor": row.actor,
-        "role": row.role,
-        "action": row.action,
-        "outcome": row.outcome,
-        "reason": row.reason,
-        "procedure": row.procedure,
-        "version_hash": row.version_hash,
-        "case_id": row.case_id,
-        "task_id": row.task_id,
-        "subject": row.subject,
-        "fields": row.fields,
-        "purpose": row.purpose,
-        "legal_basis": row.legal_basis,
-        "request_id": row.request_id,
-        "client_addr": row.client_addr,
-        "detail": row.detail,
-        "detail_enc": row.detail_enc.hex() if row.detail_enc else None,
-    }
+    return fields_from_values([getattr(row, name) for name in HASHED_COLUMNS])
 
 
-def _locked_head(session: Session) -> AuditHead:
-    head = session.scalar(select(AuditHead).where(AuditHead.id == HEAD_ID).with_for_update())
+def _locked_head(session: Session) -> tuple[int, bytes]:
+    query = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+    head = session.execute(query).first()
     if head is None:
-        head = AuditHead(id=HEAD_ID, seq=0, hash=GENESIS)
-        session.add(head)
-    return head
+        session.execute(insert(_HEAD).values(id=HEAD_ID, seq=0, hash=GENESIS))
+        return 0, GENESIS
+    return head[0], bytes(head[1])
 
 
 def case_history(session: Session, case_id: str) -> list[dict[str, Any]]:
@@ -152,9 +138,15 @@ def records_refusals(use_case: F) -> F:
         try:
             return use_case(deps, actor, *args, **kwargs)
         except Refusal as refusal:
-            with deps.unit_of_work() as uow:
-                record(uow.session, actor, refusal.event, deps.now())
-                uow.commit()
+            record_alone(deps, actor, refusal.event)
             raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def record_alone(deps: Any, actor: Actor, event: Event) -> int:
+    """Append one record in a transaction of its own (refusals, after a rollback)."""
+    with deps.unit_of_work() as uow:
+        seq = record(uow.session, actor, event, deps.now())
+        uow.commit()
+    return seq

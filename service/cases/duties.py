@@ -1,41 +1,105 @@
 """Separation of duties, enforced by the service whatever the diagram says.
 
-A task in a review role's lane (reviewer, data officer, supervisor,
-compliance) can never be done by the person who started the case, nor by
-anyone who did a task of the case in another lane: the collector cannot
-review their own collection, and the reviewer cannot give the second approval.
-A diagram edit that moves a step between lanes cannot remove this, because the
-rule reads who did what, not how the diagram is drawn.
+One rule set for every procedure:
+
+- A review step (a review, an approval, a second approval) can never be done
+  by the person who started (collected, requested) the case, nor by anyone who
+  did another step of the case: the collector cannot review their own
+  collection, and the reviewer cannot give the second approval.
+- Whether a step is a review is read from what it does, not from where the
+  diagram draws it: a step in a review role's lane, a step whose form carries
+  a decision (approve / reject), or a step named as a review or approval.
+  Moving the review into the requester's lane therefore changes nothing.
+- Compliance approving a version can never be its author (`check_not_author`).
+- A role held with a department or branch scope only acts on cases started
+  in that department or branch, unless break-glass is open (which never lifts
+  the rules above).
 """
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.access.models import User
 from service.access.service import REVIEW_ROLES, Actor
 from service.cases.models import Case, Task
+from service.definitions.models import ProcedureVersion
 from service.errors import Forbidden
+
+REVIEW_NAME = re.compile(r"review|approv|second.?opinion|审核|审批|批准|复核", re.IGNORECASE)
+DECISION_VALUES = frozenset({"approve", "approved", "reject", "rejected"})
 
 
 def check(session: Session, actor: Actor, task: Task, case: Case) -> None:
     """Raise Forbidden with the reason if the actor may not act on this task."""
-    if task.lane not in REVIEW_ROLES:
+    check_scope(session, actor, task.lane, case)
+    if not is_review_step(session, task, case):
         return
     if case.started_by == actor.id:
         raise Forbidden("separation of duties: you started this case, so you cannot review it")
-    other_lane = session.scalar(
-        select(Task.lane)
+    other = session.execute(
+        select(Task.spec_name, Task.label)
         .where(
             Task.case_id == case.id,
             Task.completed_by == actor.id,
             Task.status == "completed",
-            Task.lane != task.lane,
+            Task.spec_name != task.spec_name,
         )
         .limit(1)
-    )
-    if other_lane is not None:
+    ).first()
+    if other is not None:
         raise Forbidden(
-            f"separation of duties: you did a {other_lane} step of this case, "
-            f"so you cannot do its {task.lane} step"
+            f"separation of duties: you did the step {other.spec_name!r} of this case, "
+            f"so you cannot do its review step {task.spec_name!r}"
+        )
+
+
+def check_not_author(actor: Actor, author_id: int | None) -> None:
+    """Whoever drafted a version can never approve it."""
+    if author_id is not None and actor.id == author_id:
+        raise Forbidden("separation of duties: you drafted this version, so you cannot approve it")
+
+
+def is_review_step(session: Session, task: Task, case: Case) -> bool:
+    if task.lane in REVIEW_ROLES:
+        return True
+    if REVIEW_NAME.search(f"{task.spec_name} {task.label}"):
+        return True
+    version = session.get(ProcedureVersion, case.version_id)
+    schema = version.forms.get(task.form or "") if version else None
+    return _has_decision(schema or {})
+
+
+def _has_decision(schema: dict[str, Any]) -> bool:
+    properties = schema.get("properties") or {}
+    for name, prop in properties.items():
+        if name in ("decision", "approval", "approved"):
+            return True
+        if isinstance(prop, dict) and DECISION_VALUES & set(prop.get("enum") or []):
+            return True
+    return False
+
+
+def check_scope(session: Session, actor: Actor, role: str, case: Case) -> None:
+    """A role held for one department or branch acts only on that one's cases."""
+    scope = actor.scope_of(role)
+    if scope.department is None and scope.branch is None:
+        return
+    if actor.break_glass_id is not None:
+        return
+    starter = session.execute(
+        select(User.department, User.branch).where(User.id == case.started_by)
+    ).one()
+    if scope.branch is not None and starter.branch != scope.branch:
+        raise Forbidden(
+            f"this case belongs to another branch; your {role} role covers branch {scope.branch!r}"
+        )
+    if scope.department is not None and starter.department != scope.department:
+        raise Forbidden(
+            f"this case belongs to another department; your {role} role covers "
+            f"department {scope.department!r}"
         )

@@ -22,6 +22,29 @@ def validate_form(schema: dict[str, Any], data: Any, cache_key: str | None = Non
         raise Invalid("form data failed validation", details=[_detail(e) for e in errors])
 
 
+def split_fields(
+    schema: dict[str, Any], data: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(workflow data, personal values, customer lookup values) of a form's answers.
+
+    ``x-lookup`` names the subject field a lookup value stands for (``id_type``,
+    ``id_number``, ``mobile``); lookups win over ``x-personal``.
+    """
+    properties = schema.get("properties", {})
+    lookup = {
+        properties[k]["x-lookup"]: v
+        for k, v in data.items()
+        if properties.get(k, {}).get("x-lookup") and v not in (None, "")
+    }
+    rest_schema = {
+        **schema,
+        "properties": {k: p for k, p in properties.items() if not p.get("x-lookup")},
+    }
+    rest = {k: v for k, v in data.items() if not properties.get(k, {}).get("x-lookup")}
+    task_data, personal = split_personal(rest_schema, rest)
+    return task_data, personal, lookup
+
+
 def split_personal(
     schema: dict[str, Any], data: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -18,9 +18,12 @@ from sqlalchemy.orm import Session
 from service.access.service import Actor
 from service.audit.service import Event, Refusal, record, records_refusals
 from service.cases import duties
-from service.cases.forms import split_personal, validate_form
+from service.cases.deadlines import due_date
+from service.cases.forms import validate_form
 from service.cases.models import Case, Task
+from service.cases.personal import take_personal_data
 from service.cases.tasks import sync_tasks, task_summary
+from service.clock import iso
 from service.db import UnitOfWork
 from service.definitions.models import ProcedureVersion
 from service.definitions.service import compile_version, published_version
@@ -38,8 +41,11 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
         version = published_version(uow.session, procedure)
         diagram = compile_version(deps.engine, version)
         case_id = str(uuid.uuid4())
-        context = ConnectorContext(uow, deps, case_id, None, now)
-        run = deps.engine.start(diagram, {"case_id": case_id}, context)
+        context = ConnectorContext(uow, deps, case_id, None, now, actor)
+        due = request_due(deps, now)
+        run = deps.engine.start(
+            diagram, {"case_id": case_id, "review_due": due.isoformat()}, context
+        )
         lanes = {task.lane for task in run.ready_tasks()}
         if lanes and not lanes & actor.roles:
             raise _refused(
@@ -57,6 +63,7 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
             started_by=actor.id,
             started_at=now,
             updated_at=now,
+            due_at=due,
             lock_version=1,
             state="",
             spiff_version=SPIFF_VERSION,
@@ -72,6 +79,14 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
         summary = case_summary(uow.session, case)
         uow.commit()
         return summary
+
+
+def request_due(deps: Deps, now: datetime) -> datetime:
+    """When a request started now must be answered: working days, capped by a ceiling."""
+    settings = deps.settings
+    return due_date(
+        now, deps.calendar, settings.request_working_days, settings.request_ceiling_days
+    )
 
 
 @records_refusals
@@ -124,13 +139,9 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         schema = version.forms.get(task.form or "", {"type": "object"})
         validate_form(schema, data, f"{version.content_hash}:{task.form}")
-        task_data, personal = split_personal(schema, data)
-        if personal:
-            cleaned = vault.clean_subject_fields(personal)
-            case.subject = vault.store_draft(uow, deps.keys, cleaned, now, case.subject)
-            task_data["subject"] = case.subject
+        task_data = take_personal_data(uow, deps, case, schema, data, now)
         run = _restore(deps, version, case)
-        context = ConnectorContext(uow, deps, case.id, case.subject, now)
+        context = ConnectorContext(uow, deps, case.id, case.subject, now, actor)
         try:
             run.complete(task_id, task_data, context)
         except TaskNotReady:
@@ -167,7 +178,7 @@ def resume_case(
             return False
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         run = _restore(deps, version, case)
-        context = ConnectorContext(uow, deps, case.id, case.subject, now)
+        context = ConnectorContext(uow, deps, case.id, case.subject, now, actor)
         if not run.deliver_message(message, payload, context):
             return False
         _save(uow.session, case, run, now)
@@ -223,8 +234,9 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "status": case.status,
         "outcome": case.outcome,
         "subject": case.subject,
-        "started_at": case.started_at.isoformat(),
-        "completed_at": case.completed_at.isoformat() if case.completed_at else None,
+        "started_at": iso(case.started_at),
+        "completed_at": iso(case.completed_at),
+        "due_at": iso(case.due_at),
         "version": case.lock_version,
         "tasks": [task_summary(t) for t in open_tasks],
     }
@@ -297,7 +309,18 @@ def _finish_if_done(
     now: datetime,
 ) -> None:
     if not run.completed:
-        return
+        if not run.main_path_finished:
+            return
+        # Only side branches are left (an overdue step's escalation): the request
+        # is decided, so they are moot and end with it.
+        run.cancel()
+        case.state = run.serialize()
+        uow.session.execute(
+            update(Task)
+            .where(Task.case_id == case.id, Task.status.in_(("open", "claimed")))
+            .values(status="cancelled", completed_at=now)
+            .execution_options(synchronize_session=False)
+        )
     case.status, case.outcome, case.completed_at = "completed", run.end_event, now
     if case.subject:
         # A collection that ends without entry must leave no personal data behind.

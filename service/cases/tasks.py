@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from service.access.service import Actor
+from service.access.service import REVIEW_ROLES, Actor
 from service.cases.models import Case, Task
+from service.clock import iso
 from service.engine import CompiledDiagram, Run
 
 _DURATION = re.compile(
@@ -38,7 +39,8 @@ def sync_tasks(
                     form=human.form,
                     status="open",
                     created_at=now,
-                    due_at=due_at(now, _due_in(diagram, human.spec_name)),
+                    due_at=due_at(now, _due_in(diagram, human.spec_name))
+                    or (case.due_at if human.lane in REVIEW_ROLES else None),
                 )
             )
     gone = [t for t, status in known.items() if status in ("open", "claimed") and t not in ready]
@@ -92,8 +94,8 @@ def task_summary(task: Task) -> dict[str, Any]:
         "form": task.form,
         "status": task.status,
         "assignee_id": task.assignee_id,
-        "created_at": task.created_at.isoformat(),
-        "due_at": task.due_at.isoformat() if task.due_at else None,
+        "created_at": iso(task.created_at),
+        "due_at": iso(task.due_at),
     }
 
 

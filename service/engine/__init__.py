@@ -5,8 +5,8 @@ from importlib.metadata import version as _version
 from .connectors import ConnectorError, ConnectorRegistry
 from .expressions import ExpressionError
 from .runner import Engine, HumanTask, Run, TaskNotReady
-from .specs import SERIALIZER_VERSION, CompiledDiagram, UserTaskMeta
-from .xml import DiagramError, Problem
+from .specs import SERIALIZER_VERSION, CompiledDiagram, UserTaskMeta, choose_process
+from .xml import DiagramError, Problem, parse_diagram_xml
 
 SPIFF_VERSION: str = _version("SpiffWorkflow")
 
@@ -24,4 +24,6 @@ __all__ = [
     "Run",
     "TaskNotReady",
     "UserTaskMeta",
+    "choose_process",
+    "parse_diagram_xml",
 ]

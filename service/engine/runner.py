@@ -16,11 +16,13 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.spiff.specs.event_definitions import (
     MessageEventDefinition as SpiffMessageEventDefinition,
 )
 from SpiffWorkflow.util.task import TaskState
 
+from .clock import step_time
 from .connectors import ConnectorRegistry
 from .environment import SafeScriptEngine
 from .specs import (
@@ -132,19 +134,18 @@ class Run:
         """Complete a READY human task with its form data and run to the next wait."""
         task = self._ready_human_task(task_id)
         task.set_data(**data)
-        with self._environment.calling_with(ctx):
+        with self._environment.calling_with(ctx), step_time(_time_of(ctx)):
             task.run()
         self._advance(ctx)
 
     def fire_timers(self, ctx: Any, now: datetime | None = None) -> None:
         """Fire every timer due at `now` (default: the current time) and run on."""
-        moment = now or datetime.now(UTC)
+        moment = now or _time_of(ctx) or datetime.now(UTC)
         for task in self._waiting_timers():
             due = _due_at(task)
             if due is not None and due <= moment:
-                # SpiffWorkflow compares with the real clock; mark it fired ourselves.
                 task._set_internal_data(event_fired=True)
-        with self._environment.calling_with(ctx):
+        with self._environment.calling_with(ctx), step_time(moment):
             self._workflow.refresh_timers()
         self._advance(ctx)
 
@@ -165,10 +166,28 @@ class Run:
         if name not in self.waiting_messages():
             return False
         event = BpmnEvent(SpiffMessageEventDefinition(name), payload=payload)
-        with self._environment.calling_with(ctx):
+        with self._environment.calling_with(ctx), step_time(_time_of(ctx)):
             self._workflow.send_event(event)
         self._advance(ctx)
         return True
+
+    def cancel(self) -> None:
+        """End the case where it stands (a withdrawn request): nothing further runs."""
+        self._workflow.cancel()
+
+    def reschedule_timers(self, variable: str, when: datetime) -> int:
+        """Move every waiting timer whose date is the case variable ``variable`` to ``when``.
+
+        Returns how many timers moved (an extended deadline moves its escalation).
+        """
+        moved = 0
+        for task in self._waiting_timers():
+            definition = task.task_spec.event_definition
+            if getattr(definition, "expression", "").strip() == variable:
+                task._set_internal_data(event_value=when.isoformat())
+                task.data[variable] = when.isoformat()
+                moved += 1
+        return moved
 
     def next_timer_due(self) -> datetime | None:
         dues = [d for d in (_due_at(t) for t in self._waiting_timers()) if d is not None]
@@ -180,10 +199,26 @@ class Run:
 
     @property
     def end_event(self) -> str | None:
-        ends = [t for t in self._tasks(TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
-        if not self.completed or not ends:
+        """The end event the case's main path reached (the outcome), once it has ended.
+
+        Ends reached from a non-interrupting boundary branch (an escalation) are
+        not the outcome; they count only when nothing else ended the case.
+        """
+        if not (self.completed or self.main_path_finished):
             return None
-        return max(ends, key=lambda t: t.last_state_change).task_spec.name
+        ends = self._reached_ends()
+        main = [t for t in ends if t.task_spec.name not in _side_ends(self.diagram)]
+        chosen = main or ends
+        return max(chosen, key=lambda t: t.last_state_change).task_spec.name if chosen else None
+
+    @property
+    def main_path_finished(self) -> bool:
+        """True once an end event off every boundary branch has been reached."""
+        side = _side_ends(self.diagram)
+        return any(t.task_spec.name not in side for t in self._reached_ends())
+
+    def _reached_ends(self) -> list[Any]:
+        return [t for t in self._tasks(TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)]
 
     @property
     def data(self) -> dict:
@@ -207,7 +242,7 @@ class Run:
         return self._workflow.script_engine.environment
 
     def _advance(self, ctx: Any) -> None:
-        with self._environment.calling_with(ctx):
+        with self._environment.calling_with(ctx), step_time(_time_of(ctx)):
             self._workflow.do_engine_steps()
 
     def _tasks(self, state: int) -> list[Any]:
@@ -235,6 +270,40 @@ class Run:
             for t in self._workflow.event_manager.tasks.values()
             if isinstance(t.task_spec.event_definition, TimerEventDefinition)
         ]
+
+
+def _side_ends(diagram: CompiledDiagram) -> frozenset[str]:
+    """End events reachable only through a non-interrupting boundary event, per diagram."""
+    cached = _SIDE_ENDS.get(diagram.content_hash)
+    if cached is None:
+        cached = _SIDE_ENDS[diagram.content_hash] = _find_side_ends(diagram)
+    return cached
+
+
+def _find_side_ends(diagram: CompiledDiagram) -> frozenset[str]:
+    specs = diagram._spec.task_specs.values()
+    starts = [s for s in specs if isinstance(s, BoundaryEvent) and not s.cancel_activity]
+    seen: set[str] = set()
+    ends: set[str] = set()
+    queue = list(starts)
+    while queue:
+        spec = queue.pop()
+        if spec.name in seen:
+            continue
+        seen.add(spec.name)
+        if isinstance(spec, EndEvent):
+            ends.add(spec.name)
+        queue.extend(spec.outputs)
+    return frozenset(ends)
+
+
+_SIDE_ENDS: dict[str, frozenset[str]] = {}
+
+
+def _time_of(ctx: Any) -> datetime | None:
+    """The step's time: the use case's injected clock, carried by the connector context."""
+    moment = getattr(ctx, "now", None)
+    return moment if isinstance(moment, datetime) else None
 
 
 def _due_at(task: Any) -> datetime | None:

@@ -189,11 +189,19 @@ def _gateway_problems(gateway) -> list[Problem]:
     ]
 
 
+# Case variables the service seeds when it starts a case, which a timer may
+# name instead of a literal: a request's review deadline is computed on the
+# working-day calendar at start, so it cannot be a constant of the diagram.
+RUNTIME_TIMER_VARIABLES = frozenset({"review_due"})
+
+
 def _timer_problems(definition) -> list[Problem]:
     owner = definition.getparent()
     problems = []
     for child in definition:
         kind = etree.QName(child).localname
+        if kind == "timeDate" and (child.text or "").strip() in RUNTIME_TIMER_VARIABLES:
+            continue
         try:
             value = evaluate(child.text or "", {})
             if not isinstance(value, str):

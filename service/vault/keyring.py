@@ -98,6 +98,14 @@ class Keyring:
         self._current = version
         return version
 
+    def without_version(self, version: int) -> Keyring:
+        """A copy without one retired version (never the current one)."""
+        if version == self._current:
+            raise KeyringError(f"version {version} is current; rotate before retiring it")
+        self._kek(version)
+        keys = {v: k for v, k in self._keys.items() if v != version}
+        return Keyring(keys, self._current, random_bytes=self._random_bytes)
+
     def wrap(self, data_key: bytes) -> tuple[int, bytes]:
         return self._current, wrap_key(self._keys[self._current], data_key)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from service.config import Settings
 from service.vault.keyring import (
     KeyEncryptionService,
+    Keyring,
     generate_keyring_file,
     keyring_from_env_value,
     load_keyring_file,
@@ -37,7 +38,7 @@ def load_vault_keys(settings: Settings, *, create: bool = False) -> VaultKeys:
                 raise KeysMissing(f"no keyring at {path}; run `datasteward init` first")
             path.parent.mkdir(parents=True, exist_ok=True)
             generate_keyring_file(path)
-        keyring, _warnings = load_keyring_file(path)
+        keyring = ReloadingKeyring(path)
     return VaultKeys(keyring=keyring, blind_index_key=_blind_index_key(settings, create))
 
 
@@ -51,3 +52,42 @@ def _blind_index_key(settings: Settings, create: bool) -> bytes:
         with os.fdopen(fd, "w") as handle:
             handle.write(base64.b64encode(os.urandom(32)).decode())
     return base64.b64decode(path.read_text().strip())
+
+
+class ReloadingKeyring:
+    """The keyring file, re-read when it changes (after `keys rotate` in another process).
+
+    Without this, a web or worker process started before a rotation could not
+    unwrap keys re-wrapped under the new version, and would keep wrapping new
+    keys under a version the operator wants to retire.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mtime = -1.0
+        self._keyring: Keyring | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        mtime = self.path.stat().st_mtime
+        if self._keyring is None or mtime != self._mtime:
+            self._keyring, _warnings = load_keyring_file(self.path)
+            self._mtime = mtime
+        return self._keyring
+
+    def __repr__(self) -> str:
+        return f"ReloadingKeyring({self.path})"
+
+    @property
+    def current_version(self) -> int:
+        return self.keyring.current_version
+
+    @property
+    def versions(self) -> list[int]:
+        return self.keyring.versions
+
+    def wrap(self, data_key: bytes) -> tuple[int, bytes]:
+        return self.keyring.wrap(data_key)
+
+    def unwrap(self, kek_version: int, wrapped: bytes) -> bytes:
+        return self.keyring.unwrap(kek_version, wrapped)

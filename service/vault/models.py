@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, KeystoreBase
@@ -57,3 +57,85 @@ class DataKey(KeystoreBase):
     kek_version: Mapped[int]
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SubjectDocument(Base):
+    """A proof document: its ciphertext lives in the file store under ``storage_key``."""
+
+    __tablename__ = "subject_documents"
+    __table_args__ = (Index("ix_subject_documents_subject", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(ForeignKey("subjects.pseudonym", ondelete="CASCADE"))
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(128))
+    uploaded_by: Mapped[int | None]
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeletionRequest(Base):
+    """An approved deletion and how far its shredding got (the job's state machine)."""
+
+    __tablename__ = "deletion_requests"
+    __table_args__ = (
+        Index("ix_deletion_requests_subject", "subject"),
+        Index("ix_deletion_requests_state", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    # approved -> (held ->) key_destroyed -> data_removed -> certified -> completed
+    state: Mapped[str] = mapped_column(String(16))
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    key_destroyed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kek_version: Mapped[int | None]
+    destroyed: Mapped[dict | None] = mapped_column(JSON)
+
+
+class DeletionCertificate(Base):
+    """The signed statement of one completed deletion; at most one per request."""
+
+    __tablename__ = "deletion_certificates"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(36), unique=True)
+    subject: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[str | None] = mapped_column(String(36))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    body: Mapped[str] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LegalHold(Base):
+    """A legal hold or retention period: the subject is stored and secured, not destroyed."""
+
+    __tablename__ = "legal_holds"
+    __table_args__ = (Index("ix_legal_holds_subject", "subject", "released_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(16))  # legal_hold, retention
+    reason: Mapped[str] = mapped_column(String(200))
+    placed_by: Mapped[int | None]
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class KeyRotation(Base):
+    """Progress of one KEK rotation, so an interrupted `keys rotate` resumes."""
+
+    __tablename__ = "key_rotations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_version: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rewrapped: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)

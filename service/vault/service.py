@@ -6,6 +6,7 @@ the database; the data key lives only wrapped, in the separate key store.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from service.db import UnitOfWork
-from service.errors import Conflict, Invalid, NotFound
+from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.vault.blind_index import blind_index, id_number_kind, normalise_mobile
 from service.vault.crypto import decrypt_field, encrypt_field, new_data_key
 from service.vault.keys import VaultKeys
@@ -24,6 +25,7 @@ from service.vault.validation import ValidationFailed, validate_subject_fields
 
 SUBJECT_PREFIX = "sub_"
 PERSONAL_FIELDS = ("name", "id_type", "id_number", "mobile", "address")
+DETAIL_FIELD = "audit:detail"
 
 
 def new_pseudonym() -> str:
@@ -34,6 +36,18 @@ def clean_subject_fields(fields: Mapping[str, Any]) -> dict[str, str]:
     """Validate personal fields; a failure is a 422 naming each field, nothing stored."""
     try:
         cleaned, _warnings = validate_subject_fields(dict(fields))
+    except ValidationFailed as failure:
+        raise Invalid(
+            "personal data failed validation",
+            details=[{"field": e.field, "reason": e.reason} for e in failure.errors],
+        ) from None
+    return cleaned
+
+
+def clean_partial_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """Like clean_subject_fields, for a lookup or change that names only some fields."""
+    try:
+        cleaned, _warnings = validate_subject_fields(dict(fields), required=())
     except ValidationFailed as failure:
         raise Invalid(
             "personal data failed validation",
@@ -88,6 +102,71 @@ def read_fields(
     uow: UnitOfWork, keys: VaultKeys, subject: str, fields: Iterable[str] | None = None
 ) -> dict[str, str]:
     """Decrypted values. Callers must have a stated reason (grant, own review) and audit it."""
+    if subject_status(uow, subject) == "held":
+        # PIPL Art. 47: data that may not be deleted yet is stored and secured, not used.
+        raise Forbidden(f"subject {subject} is under a hold: stored and secured only")
+    return _decrypt_all(uow, keys, subject, fields)
+
+
+def read_masked(uow: UnitOfWork, keys: VaultKeys, subject: str) -> dict[str, str]:
+    """Values as they leave the vault by default: masked by the one masking rule set."""
+    return {
+        name: value if name == "id_type" else mask_value(name, value)
+        for name, value in _decrypt_all(uow, keys, subject).items()
+    }
+
+
+def values_for_erasure(uow: UnitOfWork, keys: VaultKeys, subject: str) -> dict[str, str]:
+    """Decrypted values for secure deletion only: to find copies that must be erased.
+
+    Unlike read_fields this works for a held subject too; nothing leaves the vault.
+    """
+    return _decrypt_all(uow, keys, subject)
+
+
+def encrypt_detail(uow: UnitOfWork, keys: VaultKeys, subject: str, detail: dict) -> bytes:
+    """Encrypt an audit record's detail (an update's before/after) under the subject's key.
+
+    The detail is then shredded with the subject: once the key is destroyed,
+    archived audit records still verify (the chain hashes the ciphertext) but
+    no longer reveal anything.
+    """
+    plaintext = json.dumps(detail, ensure_ascii=False, sort_keys=True)
+    return encrypt_field(
+        _data_key(uow, keys, subject), plaintext, subject=subject, field=DETAIL_FIELD, version=0
+    )
+
+
+def decrypt_detail(uow: UnitOfWork, keys: VaultKeys, subject: str, blob: bytes) -> dict:
+    """The detail encrypt_detail sealed; NotFound once the subject has been shredded."""
+    data_key = _data_key(uow, keys, subject)
+    plaintext = decrypt_field(data_key, blob, subject=subject, field=DETAIL_FIELD, version=0)
+    detail: dict = json.loads(plaintext)
+    return detail
+
+
+def find_duplicate(uow: UnitOfWork, keys: VaultKeys, fields: Mapping[str, str]) -> str | None:
+    """A live subject with the same ID number or mobile, found through the blind index only."""
+    for kind, normalised in lookup_terms(fields):
+        found = find_subject(uow, keys, kind, normalised)
+        if found and subject_status(uow, found) in ("active", "held"):
+            return found
+    return None
+
+
+def lookup_terms(fields: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(kind, normalised value) pairs to look up, from cleaned fields."""
+    terms = []
+    if fields.get("id_number") and fields.get("id_type"):
+        terms.append((id_number_kind(fields["id_type"]), fields["id_number"]))
+    if fields.get("mobile"):
+        terms.append(("mobile", normalise_mobile(fields["mobile"])))
+    return terms
+
+
+def _decrypt_all(
+    uow: UnitOfWork, keys: VaultKeys, subject: str, fields: Iterable[str] | None = None
+) -> dict[str, str]:
     data_key = _data_key(uow, keys, subject)
     query = select(SubjectField).where(SubjectField.subject == subject)
     if fields is not None:
@@ -97,14 +176,6 @@ def read_fields(
             data_key, row.ciphertext, subject=subject, field=row.field, version=row.record_version
         ).decode("utf-8")
         for row in uow.session.scalars(query)
-    }
-
-
-def read_masked(uow: UnitOfWork, keys: VaultKeys, subject: str) -> dict[str, str]:
-    """Values as they leave the vault by default: masked by the one masking rule set."""
-    return {
-        name: value if name == "id_type" else mask_value(name, value)
-        for name, value in read_fields(uow, keys, subject).items()
     }
 
 
@@ -145,6 +216,11 @@ def _bump_version(uow: UnitOfWork, subject: str, now: datetime, allowed: tuple[s
     return row.record_version
 
 
+def data_key_of(uow: UnitOfWork, keys: VaultKeys, subject: str) -> bytes:
+    """The subject's unwrapped data key, for the vault's own modules only."""
+    return _data_key(uow, keys, subject)
+
+
 def _data_key(uow: UnitOfWork, keys: VaultKeys, subject: str) -> bytes:
     stored = uow.keystore.get(DataKey, subject)
     if stored is None:
@@ -183,3 +259,8 @@ def _write_blind_index(
         BlindIndexEntry(subject=subject, kind=kind, digest=digest)
         for kind, digest in entries.items()
     )
+
+
+def reindex(uow: UnitOfWork, keys: VaultKeys, subject: str) -> None:
+    """Rebuild a subject's blind-index entries from its current values (after a change)."""
+    _write_blind_index(uow, keys, subject, _decrypt_all(uow, keys, subject))

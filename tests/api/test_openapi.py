@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 
-def _api_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _api_routes(app) -> set[tuple[str, str]]:
     routes = set()
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1"):
@@ -16,19 +16,21 @@ def _api_routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return routes
 
 
-def test_openapi_document_matches_the_route_table(app, client):  # type: ignore[no-untyped-def]
+def test_openapi_document_matches_the_route_table(app, client):
     reply = client.get("/api/v1/openapi.json")
     assert reply.status_code == 200
     document = reply.get_json()
     assert document["openapi"].startswith("3.")
     documented = {
-        (path, method) for path, methods in document["paths"].items() for method in methods
+        (path, method)
+        for path, methods in document["paths"].items()
+        for method in methods
         if method in {"get", "post", "put", "patch", "delete"}
     }
     assert documented == _api_routes(app)
 
 
-def test_every_operation_names_its_responses(client):  # type: ignore[no-untyped-def]
+def test_every_operation_names_its_responses(client):
     document = client.get("/api/v1/openapi.json").get_json()
     for path, methods in document["paths"].items():
         for method, operation in methods.items():

@@ -38,9 +38,14 @@ def test_run_starts_a_seeded_service_and_a_worker(tmp_path: Path) -> None:
     env.update(DATASTEWARD_VAR_DIR=str(tmp_path / "var"), DATASTEWARD_PORT=str(port))
     log = tmp_path / "run.log"
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "service.cli", "run"], cwd=ROOT,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
@@ -50,8 +55,9 @@ def test_run_starts_a_seeded_service_and_a_worker(tmp_path: Path) -> None:
                     break
             except OSError:
                 time.sleep(0.5)
-        login = _get(f"{base}/api/v1/auth/login",
-                     {"username": "frontdesk", "password": "datasteward-demo"})
+        login = _get(
+            f"{base}/api/v1/auth/login", {"username": "frontdesk", "password": "datasteward-demo"}
+        )
         assert login["user"]["roles"] == ["front_desk"]
         deadline = time.monotonic() + 60
         while "celery@" not in log.read_text() and time.monotonic() < deadline:

@@ -46,12 +46,25 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-               "--pool", "solo", "--loglevel", "WARNING", "--without-gossip",
-               "--without-mingle", "--without-heartbeat"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.celery_app",
+        "worker",
+        "--pool",
+        "solo",
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
     with open(tmp_path / "worker.log", "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=_environment(settings),
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=_environment(settings), stdout=log, stderr=subprocess.STDOUT
+        )
     yield process
     process.send_signal(signal.SIGTERM)
     try:
@@ -60,7 +73,7 @@ def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
         process.kill()
 
 
-def _wait_until_pruned(deps, timeout: float = 90.0) -> list[str]:  # type: ignore[no-untyped-def]
+def _wait_until_pruned(deps, timeout: float = 90.0) -> list[str]:
     deadline = time.monotonic() + timeout
     statuses: list[str] = []
     while time.monotonic() < deadline:
@@ -73,13 +86,25 @@ def _wait_until_pruned(deps, timeout: float = 90.0) -> list[str]:  # type: ignor
 
 def _verify_archive_cli(settings: Settings, key_file: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "service.cli", "audit", "verify-archive",
-         settings.archive_dir, "--public-key", str(key_file)],
-        cwd=ROOT, env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "audit",
+            "verify-archive",
+            settings.archive_dir,
+            "--public-key",
+            str(key_file),
+        ],
+        cwd=ROOT,
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
-def test_a_real_worker_archives_and_prunes_and_both_halves_verify(deps, worker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_real_worker_archives_and_prunes_and_both_halves_verify(deps, worker, tmp_path) -> None:
     from celery import Celery
 
     deps.clock = FixedClock(datetime(2022, 10, 1, 8, tzinfo=UTC))

@@ -21,7 +21,7 @@ TODAY = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def old_log(deps):  # type: ignore[no-untyped-def]
+def old_log(deps):
     """30 records spread over three days four years ago, then 5 from today."""
     deps.clock = FixedClock(FOUR_YEARS_AGO)
     fill_log(deps, 30, hours_apart=2.5)
@@ -30,14 +30,14 @@ def old_log(deps):  # type: ignore[no-untyped-def]
     return deps
 
 
-def _archive_problems(deps) -> list[str]:  # type: ignore[no-untyped-def]
+def _archive_problems(deps) -> list[str]:
     checks = verify_archive_dir(
         deps.settings.archive_dir, load_signing_key(deps.settings).public_key()
     )
     return [p for c in checks for p in c.problems] + check_continuity(checks)
 
 
-def test_archiving_seals_closed_days_prunes_them_and_everything_still_verifies(old_log) -> None:  # type: ignore[no-untyped-def]
+def test_archiving_seals_closed_days_prunes_them_and_everything_still_verifies(old_log) -> None:
     deps = old_log
     summary = run_archiving(deps)
     assert summary == {"sealed": 4, "archived": 4, "pruned": 4}
@@ -50,12 +50,12 @@ def test_archiving_seals_closed_days_prunes_them_and_everything_still_verifies(o
     assert verify_live(deps).ok
 
 
-def test_archiving_twice_changes_nothing_the_second_time(old_log) -> None:  # type: ignore[no-untyped-def]
+def test_archiving_twice_changes_nothing_the_second_time(old_log) -> None:
     run_archiving(old_log)
     assert run_archiving(old_log) == {"sealed": 0, "archived": 0, "pruned": 0}
 
 
-def test_records_younger_than_the_retention_period_are_archived_but_kept(deps) -> None:  # type: ignore[no-untyped-def]
+def test_records_younger_than_the_retention_period_are_archived_but_kept(deps) -> None:
     for start, count in ((FOUR_YEARS_AGO, 4), (datetime(2024, 6, 1, tzinfo=UTC), 3), (TODAY, 2)):
         deps.clock = FixedClock(start)
         fill_log(deps, count)
@@ -66,7 +66,7 @@ def test_records_younger_than_the_retention_period_are_archived_but_kept(deps) -
     assert report.ok and report.pruned == 4, report.problems
 
 
-def test_a_flipped_byte_in_an_archive_fails_verification_naming_the_segment(old_log) -> None:  # type: ignore[no-untyped-def]
+def test_a_flipped_byte_in_an_archive_fails_verification_naming_the_segment(old_log) -> None:
     run_archiving(old_log)
     data = Path(old_log.settings.archive_dir) / "segment-00000002.jsonl.gz"
     raw = bytearray(data.read_bytes())
@@ -89,7 +89,7 @@ class CrashBeforeManifest(LocalArchiveStore):
         super().put(name, data)
 
 
-def test_a_worker_killed_mid_archive_is_resumed_by_the_next_run(old_log) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_killed_mid_archive_is_resumed_by_the_next_run(old_log) -> None:
     deps = old_log
     deps.extras["archive_store"] = CrashBeforeManifest(deps.settings.archive_dir)
     with pytest.raises(KeyboardInterrupt):

@@ -14,12 +14,12 @@ from service.errors import Conflict
 from tests.api.conftest import CONSENT
 
 
-def _actor(deps, user_id: int, name: str) -> Actor:  # type: ignore[no-untyped-def]
+def _actor(deps, user_id: int, name: str) -> Actor:
     with deps.unit_of_work() as uow:
         return Actor(user_id, name, roles_of(uow.session, user_id))
 
 
-def test_two_concurrent_completions_one_wins_one_conflicts(deps, users):  # type: ignore[no-untyped-def]
+def test_two_concurrent_completions_one_wins_one_conflicts(deps, users):
     desk = _actor(deps, users["frontdesk"], "frontdesk")
     case = cases.start_case(deps, desk, "collection")
     task_id = case["tasks"][0]["id"]

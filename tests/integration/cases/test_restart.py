@@ -30,7 +30,7 @@ print(json.dumps(done))
 """
 
 
-def test_a_new_process_continues_a_case_mid_way(deps, users):  # type: ignore[no-untyped-def]
+def test_a_new_process_continues_a_case_mid_way(deps, users):
     with deps.unit_of_work() as uow:
         desk = Actor(users["frontdesk"], "frontdesk", roles_of(uow.session, users["frontdesk"]))
     case = cases.start_case(deps, desk, "collection")
@@ -46,7 +46,12 @@ def test_a_new_process_continues_a_case_mid_way(deps, users):  # type: ignore[no
     }
     result = subprocess.run(
         [sys.executable, "-c", CONTINUE_IN_NEW_PROCESS, json.dumps(args)],
-        capture_output=True, text=True, cwd=ROOT, env=os.environ, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=os.environ,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     done = json.loads(result.stdout.strip().splitlines()[-1])

@@ -12,16 +12,16 @@ from service.jobs import enqueue_job
 
 
 @pytest.fixture
-def desk(deps, users) -> Actor:  # type: ignore[no-untyped-def]
+def desk(deps, users) -> Actor:
     with deps.unit_of_work() as uow:
         return Actor(users["frontdesk"], "frontdesk", roles_of(uow.session, users["frontdesk"]))
 
 
 @pytest.fixture
-def job_connector(deps):  # type: ignore[no-untyped-def]
+def job_connector(deps):
     calls: list[dict[str, Any]] = []
 
-    def start_job(ctx, params):  # type: ignore[no-untyped-def]
+    def start_job(ctx, params):
         job_id = enqueue_job(ctx.uow, ctx.deps, "datasteward.test.job", {"case_id": ctx.case_id})
         calls.append({"params": params, "job_id": job_id})
         return {"job_id": job_id}
@@ -30,7 +30,7 @@ def job_connector(deps):  # type: ignore[no-untyped-def]
     return calls
 
 
-def _waiting_case(deps, desk, install_procedure, job_connector) -> dict:  # type: ignore[no-untyped-def]
+def _waiting_case(deps, desk, install_procedure, job_connector) -> dict:
     install_procedure("waits_for_job")
     case = cases.start_case(deps, desk, "waits_for_job")
     return cases.complete_task(deps, desk, case["tasks"][0]["id"], {"note": "go"})
@@ -38,7 +38,7 @@ def _waiting_case(deps, desk, install_procedure, job_connector) -> dict:  # type
 
 def test_case_waits_for_its_job_and_the_job_is_published_after_commit(
     deps, desk, install_procedure, job_connector
-):  # type: ignore[no-untyped-def]
+):
     waiting = _waiting_case(deps, desk, install_procedure, job_connector)
     assert waiting["status"] == "running"
     assert waiting["tasks"] == []
@@ -49,7 +49,7 @@ def test_case_waits_for_its_job_and_the_job_is_published_after_commit(
     ]
 
 
-def test_the_jobs_message_resumes_the_case_once(deps, desk, install_procedure, job_connector):  # type: ignore[no-untyped-def]
+def test_the_jobs_message_resumes_the_case_once(deps, desk, install_procedure, job_connector):
     waiting = _waiting_case(deps, desk, install_procedure, job_connector)
     assert cases.resume_case(deps, SYSTEM, waiting["id"], "job_done", {"certificate": "c-1"})
     assert not cases.resume_case(deps, SYSTEM, waiting["id"], "job_done", {"certificate": "c-1"})
@@ -62,7 +62,7 @@ def test_the_jobs_message_resumes_the_case_once(deps, desk, install_procedure, j
 
 def test_a_message_the_case_does_not_wait_for_changes_nothing(
     deps, desk, install_procedure, job_connector
-):  # type: ignore[no-untyped-def]
+):
     waiting = _waiting_case(deps, desk, install_procedure, job_connector)
     assert not cases.resume_case(deps, SYSTEM, waiting["id"], "something_else", {})
     with deps.unit_of_work() as uow:

@@ -57,7 +57,7 @@ def test_dry_run_then_migrate_moves_only_the_cases_that_can_move(deps, users):
     desk = actor(deps, users, "frontdesk")
     moved = cases.complete_task(deps, desk, open_task(at_form, "fill_form"), VALID_FORM)
     assert [t["name"] for t in moved["tasks"]] == ["review"]
-    assert decide(deps, users, at_review, "approve")["outcome"] == "entered"
+    assert decide(deps, users, at_review, "reject")["outcome"] == "rejected"
 
 
 def _check_moved_and_pinned(deps, target_id: int, moved_id: str, pinned_id: str) -> None:

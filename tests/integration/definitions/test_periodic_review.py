@@ -12,12 +12,13 @@ from tests.integration.definitions.helpers import actor, collection_at, decide
 
 
 def _some_history(deps, users, clock) -> None:
-    entered = collection_at(deps, users, "review")
-    clock.advance(hours=5)
-    decide(deps, users, entered, "approve")
+    # One customer: rejected first, then entered (the vault refuses a second entry).
     rejected = collection_at(deps, users, "review")
     clock.advance(hours=1)
     decide(deps, users, rejected, "reject")
+    entered = collection_at(deps, users, "review")
+    clock.advance(hours=5)
+    decide(deps, users, entered, "approve")
     feedback.leave_feedback(
         deps,
         actor(deps, users, "reviewer"),

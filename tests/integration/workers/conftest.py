@@ -48,15 +48,30 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., s
     started: list[subprocess.Popen] = []
 
     def start(broker: str, *, beat: bool = True, **extra: str) -> subprocess.Popen:
-        command = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-                   "--pool", "solo", "--loglevel", "WARNING", "--without-gossip",
-                   "--without-mingle", "--without-heartbeat"]
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.celery_app",
+            "worker",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
         if beat:
             command += ["--beat", "--schedule", str(tmp_path / "beat-schedule")]
         with open(tmp_path / f"worker-{len(started)}.log", "w") as log:
             process = subprocess.Popen(
-                command, cwd=ROOT, env=worker_environment(settings, broker, **extra),
-                stdout=log, stderr=subprocess.STDOUT,
+                command,
+                cwd=ROOT,
+                env=worker_environment(settings, broker, **extra),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         started.append(process)
         return process

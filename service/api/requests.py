@@ -1,0 +1,89 @@
+"""Endpoints of the request procedures: withdrawal, deadline extension, grants."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from service.api.auth import current_actor, deps
+from service.api.openapi import STR, obj, op, path_param
+from service.api.request import json_body, required_str
+from service.cases import lifecycle
+from service.errors import Invalid
+from service.vault import grants
+
+blueprint = Blueprint("requests", __name__, url_prefix="/api/v1")
+
+
+@blueprint.post("/cases/<case_id>/withdraw")
+def withdraw(case_id: str):
+    reason = required_str(json_body(), "reason", 500)
+    return jsonify(lifecycle.withdraw_case(deps(), current_actor(), case_id, reason))
+
+
+@blueprint.post("/cases/<case_id>/extend")
+def extend(case_id: str):
+    body = json_body()
+    raw = required_str(body, "due_at", 64)
+    try:
+        new_due = datetime.fromisoformat(raw)
+    except ValueError:
+        raise Invalid.field("due_at", "must be an ISO 8601 date and time") from None
+    reason = required_str(body, "reason", 500)
+    return jsonify(lifecycle.extend_deadline(deps(), current_actor(), case_id, new_due, reason))
+
+
+@blueprint.get("/grants")
+def list_grants():
+    return jsonify({"grants": grants.list_grants(deps(), current_actor())})
+
+
+@blueprint.get("/grants/<grant_id>")
+def show_grant(grant_id: str):
+    return jsonify(grants.show_grant(deps(), current_actor(), grant_id))
+
+
+@blueprint.post("/grants/<grant_id>/read")
+def read_grant(grant_id: str):
+    body = request.get_json(silent=True) or {}
+    fields = body.get("fields") if isinstance(body, dict) else None
+    if fields is not None and (
+        not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
+    ):
+        raise Invalid.field("fields", "must be a list of field names")
+    return jsonify(grants.read_through_grant(deps(), current_actor(), grant_id, fields))
+
+
+_GRANT = path_param("grant_id")
+_CASE = path_param("case_id")
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/cases/{case_id}/withdraw": {
+        "post": op(
+            "Withdraw a request before its review starts (requester only)",
+            body=obj(reason=STR),
+            errors=(401, 403, 404, 409, 422),
+        ),
+        "parameters": _CASE,
+    },
+    "/api/v1/cases/{case_id}/extend": {
+        "post": op(
+            "Extend a request's due date with a reason, within the hard ceiling",
+            body=obj(due_at=STR, reason=STR),
+            errors=(401, 403, 404, 409, 422),
+        ),
+        "parameters": _CASE,
+    },
+    "/api/v1/grants": {"get": op("My grants from approved query requests", errors=(401,))},
+    "/api/v1/grants/{grant_id}": {
+        "get": op("A grant's terms with the values masked", errors=(401, 404)),
+        "parameters": _GRANT,
+    },
+    "/api/v1/grants/{grant_id}/read": {
+        "post": op(
+            "Read the granted values in clear (one view; a query-log entry)", errors=(401, 403, 422)
+        ),
+        "parameters": _GRANT,
+    },
+}

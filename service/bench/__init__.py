@@ -1,0 +1,1 @@
+"""`datasteward bench`: throughput, latency and storage figures measured on a scratch database."""

@@ -1,0 +1,149 @@
+"""Task completion through the real HTTP stack: gunicorn on loopback, concurrent clients.
+
+The clients are plain http.client connections in threads: they spend little
+CPU next to the server, which shares the machine with them and the database.
+Every completion (consent, form, review) of every case is timed from request
+sent to response read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from http.client import HTTPConnection
+from typing import Any
+
+from service.access.service import Actor, issue_token
+from service.bench.flows import APPROVE, CONSENT, subscriber_form, task_named
+from service.bench.latency import percentile
+from service.config import PREFIX, Settings
+from service.deps import Deps
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    p50_ms: float
+    p99_ms: float
+    completions: int
+
+
+def gunicorn_workers(cores: int) -> int:
+    """gunicorn's own sizing rule for sync workers."""
+    return 2 * cores + 1
+
+
+@contextmanager
+def running_server(settings: Settings, workers: int) -> Iterator[int]:
+    port = _free_port()
+    env = {**os.environ, **_environment(settings)}
+    command = [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+        "--workers", str(workers), "--log-level", "warning", "service.wsgi:app",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env=env)
+    try:
+        _wait_until_up(port, server)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def http_completions(
+    deps: Deps, port: int, desk: Actor, reviewer: Actor, clients: int, cases_each: int
+) -> HttpResult:
+    tokens = _tokens(deps, desk, reviewer)
+    timings: list[float] = []
+    errors: list[str] = []
+    threads = [
+        threading.Thread(target=_client, args=(port, tokens, cases_each, timings, errors))
+        for _ in range(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"an HTTP bench client failed: {errors[0]}")
+    return HttpResult(percentile(timings, 0.5), percentile(timings, 0.99), len(timings))
+
+
+def _client(
+    port: int, tokens: dict[str, str], cases: int, timings: list[float], errors: list[str]
+) -> None:
+    try:
+        for _ in range(cases):
+            case = _call(port, "POST", "/api/v1/cases", tokens["desk"], {"procedure": "collection"})
+            for name, who, data in (
+                ("record_consent", "desk", CONSENT),
+                ("fill_form", "desk", subscriber_form()),
+                ("review", "reviewer", APPROVE),
+            ):
+                path = f"/api/v1/tasks/{task_named(case, name)}/complete"
+                began = time.perf_counter()
+                case = _call(port, "POST", path, tokens[who], {"data": data})
+                timings.append((time.perf_counter() - began) * 1000)
+    except Exception as error:  # noqa: BLE001 - reported by the caller
+        errors.append(f"{type(error).__name__}: {error}")
+
+
+def _call(port: int, method: str, path: str, token: str, body: Any) -> Any:
+    conn = HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        conn.request(method, path, body=json.dumps(body), headers=headers)
+        reply = conn.getresponse()
+        payload = json.loads(reply.read() or b"null")
+    finally:
+        conn.close()
+    if reply.status >= 300:
+        raise RuntimeError(f"{method} {path} answered {reply.status}: {payload}")
+    return payload
+
+
+def _tokens(deps: Deps, desk: Actor, reviewer: Actor) -> dict[str, str]:
+    with deps.unit_of_work() as uow:
+        ttl = timedelta(hours=2)
+        tokens = {
+            "desk": issue_token(uow.session, desk.id, deps.now(), ttl)[0],
+            "reviewer": issue_token(uow.session, reviewer.id, deps.now(), ttl)[0],
+        }
+        uow.commit()
+    return tokens
+
+
+def _environment(settings: Settings) -> dict[str, str]:
+    names = {"var_dir", "database_url", "keystore_url", "broker_url", "keyring_file"}
+    names |= {"blind_index_key_file", "signing_key_file", "processes_dir"}
+    values = {f.name: getattr(settings, f.name) for f in fields(settings) if f.name in names}
+    return {PREFIX + name.upper(): str(value) for name, value in values.items()}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(port: int, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode} before serving")
+        try:
+            conn = HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer /healthz within 60 s")

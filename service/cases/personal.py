@@ -1,0 +1,100 @@
+"""Where a form's personal values go: never into the workflow, always into the vault.
+
+Three kinds of field, marked in the form's JSON Schema:
+
+- ``x-lookup`` fields identify an existing customer; they are resolved to the
+  subject's pseudonym through the blind index and then forgotten;
+- ``x-personal`` fields of a collection are the new customer's record (a
+  draft until the reviewer approves and the record is entered);
+- ``x-personal`` fields named ``new_*`` of a change request are the values
+  the customer asks for, sealed under the subject's key until approved.
+
+The workflow only ever sees the pseudonym.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from service.cases.forms import split_fields
+from service.cases.models import Case
+from service.db import UnitOfWork
+from service.deps import Deps
+from service.errors import Conflict, Invalid
+from service.vault import changes
+from service.vault import service as vault
+from service.vault.models import SubjectDocument
+
+
+def take_personal_data(
+    uow: UnitOfWork,
+    deps: Deps,
+    case: Case,
+    schema: dict[str, Any],
+    data: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """Move the form's personal values into the vault; returns what the workflow may keep."""
+    task_data, personal, lookup = split_fields(schema, data)
+    _check_documents(uow, case, data.get("documents") or [])
+    if lookup:
+        case.subject = _resolve(uow, deps, case, lookup)
+    changed = {k: v for k, v in personal.items() if k.startswith(changes.NEW_PREFIX)}
+    if changed:
+        if case.subject is None:
+            raise Invalid.field("id_number", "identify the customer whose record changes")
+        values = changes.requested_values(changed)
+        changes.store_pending_change(uow, deps.keys, case.subject, case.id, values, now)
+        task_data["requested_fields"] = sorted(values)
+    record = {k: v for k, v in personal.items() if k not in changed}
+    if record:
+        case.subject = _store_record(uow, deps, case, record, now)
+    if case.subject:
+        task_data["subject"] = case.subject
+    return task_data
+
+
+def _resolve(uow: UnitOfWork, deps: Deps, case: Case, lookup: dict[str, Any]) -> str:
+    cleaned = vault.clean_partial_fields(lookup)
+    terms = vault.lookup_terms(cleaned)
+    if not terms:
+        raise Invalid.field("id_number", "give the customer's ID type and number, or mobile")
+    found = vault.find_duplicate(uow, deps.keys, cleaned)
+    if found is None:
+        field = "mobile" if terms[0][0] == "mobile" else "id_number"
+        raise Invalid.field(field, "no customer on record matches")
+    if case.subject is not None and case.subject != found:
+        raise Conflict("this case is already about another customer")
+    return found
+
+
+def _store_record(
+    uow: UnitOfWork, deps: Deps, case: Case, record: dict[str, Any], now: datetime
+) -> str:
+    cleaned = vault.clean_subject_fields(record)
+    existing = vault.find_duplicate(uow, deps.keys, cleaned)
+    if existing is not None and existing != case.subject:
+        raise Conflict(
+            "this customer is already on record; file a change request (update procedure) instead",
+            details=[{"field": "id_number", "reason": "already on record", "subject": existing}],
+        )
+    return vault.store_draft(uow, deps.keys, cleaned, now, case.subject)
+
+
+def _check_documents(uow: UnitOfWork, case: Case, document_ids: list[str]) -> None:
+    """Proof documents named in a form must have been uploaded to this very case."""
+    if not document_ids:
+        return
+    known = set(
+        uow.session.scalars(
+            select(SubjectDocument.id).where(
+                SubjectDocument.case_id == case.id, SubjectDocument.id.in_(document_ids)
+            )
+        )
+    )
+    missing = [d for d in document_ids if d not in known]
+    if missing:
+        raise Invalid.field("documents", f"not uploaded to this case: {missing}")

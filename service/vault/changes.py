@@ -1,0 +1,133 @@
+"""Update procedure (3.3): a change request's new values wait, encrypted, until approved.
+
+The values the front desk takes from the change request form are sealed
+under the subject's own key at once; the approved "apply" step writes them
+as the subject's new record and leaves a change-log entry whose before and
+after are encrypted under the same key, so shredding the subject later also
+shreds its change history while the audit chain stays verifiable.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, LargeBinary, String, delete, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.access.service import Actor
+from service.audit.service import Event, record
+from service.db import Base, UnitOfWork
+from service.errors import Conflict, NotFound
+from service.vault import service as vault
+from service.vault.crypto import decrypt_field, encrypt_field
+from service.vault.keys import VaultKeys
+from service.vault.models import Subject, SubjectField
+
+CHANGE_FIELD = "pending_change"
+NEW_PREFIX = "new_"
+
+
+class PendingChange(Base):
+    __tablename__ = "pending_changes"
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(40))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+def requested_values(personal: dict[str, Any]) -> dict[str, str]:
+    """``new_name`` etc. from the form, as the subject's field names, validated."""
+    wanted = {
+        k.removeprefix(NEW_PREFIX): v for k, v in personal.items() if k.startswith(NEW_PREFIX)
+    }
+    return vault.clean_partial_fields(wanted)
+
+
+def store_pending_change(
+    uow: UnitOfWork,
+    keys: VaultKeys,
+    subject: str,
+    case_id: str,
+    values: dict[str, str],
+    now: datetime,
+) -> None:
+    blob = encrypt_field(
+        vault.data_key_of(uow, keys, subject),
+        json.dumps(values, ensure_ascii=False),
+        subject=subject,
+        field=f"{CHANGE_FIELD}:{case_id}",
+        version=0,
+    )
+    uow.session.execute(delete(PendingChange).where(PendingChange.case_id == case_id))
+    uow.session.add(
+        PendingChange(case_id=case_id, subject=subject, ciphertext=blob, created_at=now)
+    )
+
+
+def apply_change(
+    uow: UnitOfWork, keys: VaultKeys, actor: Actor, subject: str, case_id: str, now: datetime
+) -> list[str]:
+    """Write the approved values as the subject's record; returns the changed field names."""
+    pending = uow.session.get(PendingChange, case_id)
+    if pending is None or pending.subject != subject:
+        raise NotFound(f"case {case_id} has no pending change for {subject}")
+    data_key = vault.data_key_of(uow, keys, subject)
+    values: dict[str, str] = json.loads(
+        decrypt_field(
+            data_key,
+            pending.ciphertext,
+            subject=subject,
+            field=f"{CHANGE_FIELD}:{case_id}",
+            version=0,
+        )
+    )
+    before = vault.read_fields(uow, keys, subject, values)
+    version = _next_version(uow, subject, now)
+    for name, value in values.items():
+        _write_field(uow, data_key, subject, name, value, version)
+    vault.reindex(uow, keys, subject)
+    uow.session.delete(pending)
+    detail = vault.encrypt_detail(uow, keys, subject, {"before": before, "after": values})
+    record(
+        uow.session,
+        actor,
+        Event(
+            action="subject.update",
+            case_id=case_id,
+            subject=subject,
+            fields=sorted(values),
+            purpose="change request",
+            detail_enc=detail,
+        ),
+        now,
+    )
+    return sorted(values)
+
+
+def _next_version(uow: UnitOfWork, subject: str, now: datetime) -> int:
+    row = uow.session.scalars(
+        select(Subject).where(Subject.pseudonym == subject).with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no subject {subject}")
+    if row.status != "active":
+        raise Conflict(f"subject {subject} is {row.status}; only an active record can change")
+    row.record_version += 1
+    row.updated_at = now
+    return row.record_version
+
+
+def _write_field(
+    uow: UnitOfWork, data_key: bytes, subject: str, name: str, value: str, version: int
+) -> None:
+    blob = encrypt_field(data_key, value, subject=subject, field=name, version=version)
+    row = uow.session.get(SubjectField, (subject, name))
+    if row is None:
+        uow.session.add(
+            SubjectField(subject=subject, field=name, record_version=version, ciphertext=blob)
+        )
+    else:
+        row.record_version, row.ciphertext = version, blob

@@ -1,0 +1,178 @@
+"""Query procedure (3.4): a grant is the only way a department sees a customer's data.
+
+An approved query request issues a grant: these fields, of this subject, for
+this requester, for this purpose and legal basis, until it expires, for a
+bounded number of views. Every read through it is a query-log entry; every
+refused read (no grant, expired, used up, other person, other field) is a
+403 with its reason, audited.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.access.service import Actor
+from service.audit.service import Event, Refusal, record, records_refusals
+from service.clock import aware
+from service.db import Base, UnitOfWork
+from service.deps import Deps
+from service.errors import Invalid, NotFound
+from service.vault import service as vault
+from service.vault.masking import mask_value
+
+GRANT_PREFIX = "grt_"
+FIELDS = ("name", "id_type", "id_number", "mobile", "address")
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_requester", "requester_id", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(36))
+    subject: Mapped[str] = mapped_column(String(40))
+    requester_id: Mapped[int]
+    fields: Mapped[list] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(200))
+    legal_basis: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    max_views: Mapped[int]
+    views: Mapped[int] = mapped_column(default=0)
+
+
+def issue_grant(
+    uow: UnitOfWork,
+    *,
+    case_id: str,
+    subject: str,
+    requester_id: int,
+    fields: list[str],
+    purpose: str,
+    legal_basis: str,
+    now: datetime,
+    ttl: timedelta,
+    max_views: int,
+) -> Grant:
+    unknown = sorted(set(fields) - set(FIELDS))
+    if unknown or not fields:
+        raise Invalid.field("approved_fields", f"must name some of {list(FIELDS)}")
+    grant = Grant(
+        id=GRANT_PREFIX + secrets.token_hex(16),
+        case_id=case_id,
+        subject=subject,
+        requester_id=requester_id,
+        fields=sorted(set(fields)),
+        purpose=purpose,
+        legal_basis=legal_basis,
+        issued_at=now,
+        expires_at=now + ttl,
+        max_views=max_views,
+    )
+    uow.session.add(grant)
+    return grant
+
+
+@records_refusals
+def read_through_grant(
+    deps: Deps, actor: Actor, grant_id: str, fields: list[str] | None = None
+) -> dict[str, Any]:
+    """The granted values in clear, one view used; refused with the reason otherwise."""
+    now = deps.now()
+    with deps.unit_of_work() as uow:
+        grant = uow.session.scalars(
+            select(Grant).where(Grant.id == grant_id).with_for_update()
+        ).one_or_none()
+        if grant is None:
+            raise _refusal(grant_id, None, "no such grant")
+        wanted = sorted(set(fields or grant.fields))
+        _check(grant, actor, wanted, now)
+        values = vault.read_fields(uow, deps.keys, grant.subject, wanted)
+        grant.views += 1
+        record(
+            uow.session,
+            actor,
+            Event(
+                action="subject.read",
+                case_id=grant.case_id,
+                subject=grant.subject,
+                fields=wanted,
+                purpose=grant.purpose,
+                legal_basis=grant.legal_basis,
+                detail={"grant": grant.id, "view": grant.views},
+            ),
+            now,
+        )
+        uow.commit()
+        return {"grant": _summary(grant), "values": values}
+
+
+def list_grants(deps: Deps, actor: Actor) -> list[dict[str, Any]]:
+    with deps.unit_of_work() as uow:
+        grants = uow.session.scalars(
+            select(Grant).where(Grant.requester_id == actor.id).order_by(Grant.issued_at.desc())
+        ).all()
+        return [_summary(g) for g in grants]
+
+
+def show_grant(deps: Deps, actor: Actor, grant_id: str) -> dict[str, Any]:
+    """A grant's terms, with the values masked (seeing them in clear is a counted view)."""
+    with deps.unit_of_work() as uow:
+        grant = uow.session.get(Grant, grant_id)
+        if grant is None or grant.requester_id != actor.id:
+            raise NotFound(f"no grant {grant_id} of yours")
+        masked = {
+            name: value if name == "id_type" else mask_value(name, value)
+            for name, value in vault.read_fields(
+                uow, deps.keys, grant.subject, grant.fields
+            ).items()
+        }
+        return _summary(grant) | {"masked": masked}
+
+
+def _check(grant: Grant, actor: Actor, wanted: list[str], now: datetime) -> None:
+    if grant.requester_id != actor.id:
+        raise _refusal(grant.id, grant, "this grant was issued to someone else")
+    if aware(grant.expires_at) <= now:
+        raise _refusal(
+            grant.id, grant, f"the grant expired at {aware(grant.expires_at).isoformat()}"
+        )
+    if grant.views >= grant.max_views:
+        raise _refusal(grant.id, grant, f"the grant's {grant.max_views} views are used up")
+    outside = sorted(set(wanted) - set(grant.fields))
+    if outside:
+        raise _refusal(grant.id, grant, f"the grant does not cover {outside}")
+
+
+def _refusal(grant_id: str, grant: Grant | None, reason: str) -> Refusal:
+    return Refusal(
+        reason,
+        Event(
+            action="subject.read",
+            outcome="refused",
+            reason=reason,
+            case_id=grant.case_id if grant else None,
+            subject=grant.subject if grant else None,
+            purpose=grant.purpose if grant else None,
+            detail={"grant": grant_id[:40]},
+        ),
+    )
+
+
+def _summary(grant: Grant) -> dict[str, Any]:
+    return {
+        "id": grant.id,
+        "case_id": grant.case_id,
+        "fields": grant.fields,
+        "purpose": grant.purpose,
+        "legal_basis": grant.legal_basis,
+        "issued_at": aware(grant.issued_at).isoformat(),
+        "expires_at": aware(grant.expires_at).isoformat(),
+        "max_views": grant.max_views,
+        "views": grant.views,
+    }

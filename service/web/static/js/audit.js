@@ -1,0 +1,62 @@
+// The audit trail: search, the latest signed checkpoint, and a verification of the whole chain.
+"use strict";
+
+function recordsTable(records) {
+  if (!records.length) return el("p", { class: "muted", text: t("audit.empty") });
+  const heads = ["#", "case.at", "case.actor", "case.action", "case.outcome", "case.reason", "tasks.case"];
+  return el("table", { class: "grid", id: "audit-table" },
+    el("thead", {}, el("tr", {}, heads.map((k) => el("th", { scope: "col", text: k === "#" ? "#" : t(k) })))),
+    el("tbody", {}, records.map((r) => el("tr", { class: `outcome-${r.outcome}` },
+      el("td", { text: String(r.seq) }), el("td", { text: formatTime(r.at) }),
+      el("td", { text: r.actor || "" }), el("td", { text: term("action", r.action) }),
+      el("td", { text: term("outcome", r.outcome) }), el("td", { text: translateReason(r.reason || "") }),
+      el("td", {}, r.case_id ? el("a", { href: `/cases/${r.case_id}`, text: r.case_id.slice(0, 8) }) : "")))));
+}
+
+async function search(event) {
+  if (event) event.preventDefault();
+  hideError();
+  const params = new URLSearchParams();
+  for (const input of document.querySelectorAll("#audit-search [name]")) {
+    if (input.value.trim()) params.set(input.name, input.value.trim());
+  }
+  params.set("limit", "200");
+  try {
+    const reply = await api("GET", `/audit/records?${params}`);
+    document.getElementById("audit-results").replaceChildren(recordsTable(reply.records));
+  } catch (err) { showError(err); }
+}
+
+async function latestCheckpoint() {
+  const box = document.getElementById("checkpoint");
+  try {
+    const reply = await api("GET", "/audit/checkpoints?limit=1");
+    const head = reply.checkpoints[0];
+    if (!head) { box.replaceChildren(el("dd", { class: "muted", text: t("common.none") })); return; }
+    box.replaceChildren(
+      el("dt", { text: "#" }), el("dd", { text: String(head.n) }),
+      el("dt", { text: "tree size" }), el("dd", { text: String(head.tree_size) }),
+      el("dt", { text: "root" }), el("dd", {}, el("code", { text: head.root_hash })),
+      el("dt", { text: t("case.at") }), el("dd", { text: String(head.timestamp) }));
+  } catch (err) { showError(err); }
+}
+
+async function verify() {
+  hideError();
+  const box = document.getElementById("verify-result");
+  box.replaceChildren(el("p", { class: "muted", text: t("common.loading") }));
+  try {
+    const report = await api("POST", "/audit/verify");
+    box.replaceChildren(el("p", { class: report.ok ? "ok-text" : "error", id: "verify-outcome",
+      text: `${t("audit.result")}: ${t(report.ok ? "audit.ok" : "audit.bad")}` +
+        ` (${report.records} / ${report.checkpoints})${report.reason ? ` ${report.reason}` : ""}` }));
+  } catch (err) {
+    box.replaceChildren(el("p", { class: "muted", text: err.status === 404 || err.status === 405
+      ? t("audit.unavailable") : translateReason(err.message) }));
+  }
+}
+
+document.getElementById("audit-search").addEventListener("submit", search);
+document.getElementById("verify-button").addEventListener("click", verify);
+latestCheckpoint();
+search();

@@ -1,0 +1,65 @@
+// A case: its facts, its diagram with completed steps and the current step marked, its history.
+"use strict";
+
+const caseRoot = document.getElementById("case");
+const caseId = caseRoot.dataset.caseId;
+
+function caseFacts(found) {
+  const items = [
+    ["tasks.procedure", term("procedure", found.procedure)],
+    ["case.status", statusBadge(found.status)],
+    ["case.outcome", found.outcome || "—"],
+    ["case.started", formatTime(found.started_at)],
+  ];
+  document.getElementById("case-facts").replaceChildren(
+    ...items.flatMap(([key, value]) => [el("dt", { text: t(key) }), el("dd", {}, value)]));
+}
+
+function openTasks(found) {
+  const list = document.getElementById("open-tasks");
+  if (!found.tasks.length) { list.replaceChildren(el("li", { class: "muted", text: t("common.none") })); return; }
+  list.replaceChildren(...found.tasks.map((task) => el("li", {},
+    el("a", { href: `/tasks/${task.id}`, text: localLabel(task.label) }), " ",
+    statusBadge(task.status), ` ${term("role", task.role)}`)));
+}
+
+function history(found) {
+  const heads = ["case.at", "case.actor", "case.action", "case.outcome", "case.reason"];
+  const rows = found.history.map((entry) => el("tr", { class: `outcome-${entry.outcome}` },
+    el("td", {}, el("time", { datetime: entry.at, text: formatTime(entry.at) })),
+    el("td", { text: entry.actor }),
+    el("td", { text: term("action", entry.action) }),
+    el("td", { text: term("outcome", entry.outcome) }),
+    el("td", { text: translateReason(entry.reason || "") })));
+  document.getElementById("history").replaceChildren(el("table", { class: "grid" },
+    el("thead", {}, el("tr", {}, heads.map((key) => el("th", { scope: "col", text: t(key) })))),
+    el("tbody", {}, rows)));
+}
+
+async function drawDiagram(found) {
+  const canvas = document.getElementById("canvas");
+  const viewer = new BpmnJS({ container: canvas });
+  try {
+    await Diagram.show(viewer, await Diagram.xmlForCase(found));
+  } catch (err) {
+    const reason = err.status === 403 ? t("case.diagram_forbidden") : t("proc.unavailable");
+    canvas.replaceChildren(el("p", { class: "muted", id: "diagram-missing", text: reason }));
+    return;
+  }
+  const current = found.tasks.map((task) => task.name);
+  Diagram.mark(viewer, found.completed_steps.filter((id) => !current.includes(id)), "ds-done");
+  Diagram.mark(viewer, current, "ds-current");
+  canvas.dataset.ready = "true";
+}
+
+async function loadCase() {
+  try {
+    const found = await api("GET", `/cases/${caseId}`);
+    caseFacts(found);
+    openTasks(found);
+    history(found);
+    await drawDiagram(found);
+  } catch (err) { showError(err); }
+}
+
+loadCase();

@@ -1,0 +1,142 @@
+// Shared by every page: the language catalogue, API calls with the session's CSRF token,
+// and small DOM helpers. No framework: the pages are small.
+"use strict";
+
+const DS = JSON.parse(document.getElementById("ds-config").textContent);
+
+function t(key, values) {
+  let text = DS.strings[key];
+  if (text === undefined) return key;
+  for (const [name, value] of Object.entries(values || {})) text = text.replace(`{${name}}`, value);
+  return text;
+}
+
+// A term the API returns as an identifier (procedure, role, action...), or the raw value.
+function term(kind, value) {
+  const text = DS.strings[`${kind}.${value}`];
+  return text === undefined ? value : text;
+}
+
+// Diagram names are written "中文 English"; show the half in the page's language.
+function localLabel(label) {
+  const match = /^(.*?[\u3400-\u9fff\uff00-\uffef][^A-Za-z]*?)\s+([A-Za-z].*)$/.exec(label || "");
+  if (!match) return label || "";
+  return DS.lang === "en" ? match[2] : match[1].trim();
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = error.code;
+    this.details = error.details || [];
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRF-Token"] = DS.csrf;
+  let reply;
+  try {
+    reply = await fetch(`/api/v1${path}`, {
+      method, headers, credentials: "same-origin", referrerPolicy: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(0, { error: { message: t("error.network") } });
+  }
+  const text = await reply.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (err) { data = text; }
+  if (reply.status === 401) {
+    window.location.assign(`/login?next=${encodeURIComponent(location.pathname)}`);
+  }
+  if (!reply.ok) throw new ApiError(reply.status, data);
+  return data;
+}
+
+// Elements: el("p", {class: "x", text: "hi"}, child, ...)
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function formatTime(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return date.toLocaleString(DS.lang === "en" ? "en-GB" : "zh-CN", {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  });
+}
+
+function notify(message) {
+  const box = document.getElementById("notice");
+  box.textContent = message;
+  box.hidden = false;
+  clearTimeout(notify.timer);
+  notify.timer = setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+// A refused or failed action: its reason, as the server gave it, in a visible alert.
+function showError(err) {
+  const box = document.getElementById("alert");
+  box.replaceChildren(
+    el("strong", { text: err.status === 0 ? t("error.network") : t("error.title") }),
+    el("span", { text: ` ${translateReason(err.message)}` }),
+    el("button", { type: "button", class: "link", text: t("common.close"),
+                   onclick: () => { box.hidden = true; } }),
+  );
+  box.hidden = false;
+  box.scrollIntoView({ block: "nearest" });
+}
+
+function hideError() { document.getElementById("alert").hidden = true; }
+
+// Server reasons are English; the common ones are shown in Chinese in the Chinese view.
+const REASONS_ZH = [
+  [/^separation of duties: you started this case/, () => "职责分离:您发起了此案件,不能审核它"],
+  [/^is required$/, () => "此项必填"],
+  [/^must be at least (\d+) characters$/, (m) => `至少 ${m[1]} 个字符`],
+  [/^must be at most (\d+) characters$/, (m) => `最多 ${m[1]} 个字符`],
+  [/^must match the pattern/, () => "格式不正确"],
+  [/^must be one of/, () => "请选择一个选项"],
+  [/^must be of type/, () => "类型不正确"],
+  [/^has fields the form does not define$/, () => "包含表单未定义的字段"],
+  [/^this task is claimed by someone else$/, () => "此任务已被他人领取"],
+  [/^this task belongs to a role you do not hold$/, () => "此任务属于您不具有的岗位"],
+  [/^this task is for the role '(\w+)', which you do not hold$/,
+    (m) => `此任务需要"${term("role", m[1])}"岗位,您不具备`],
+  [/review .*own|started|collected|requested|same person|separation of duties/i,
+    () => "职责分离:不能审核自己发起或采集的案件"],
+  [/author/i, () => "职责分离:不能审核自己编写的版本"],
+  [/is not claimed by you/, () => "此任务不是由您领取的"],
+  [/cannot be claimed|already (completed|cancelled)|no longer ready/, () => "任务状态已变化,请刷新"],
+  [/CSRF/, () => "页面已过期,请刷新后重试"],
+  [/^your roles do not include the permission '(.*)'$/, (m) => `您的岗位没有"${m[1]}"权限`],
+  [/^an internal error occurred$/, () => "服务器内部错误"],
+  [/^a user task must name a known form; form is '(.*)'$/, (m) => `用户任务必须引用已有的表单;当前表单为"${m[1]}"`],
+];
+
+function translateReason(reason) {
+  if (DS.lang === "en" || !reason) return reason || "";
+  for (const [pattern, make] of REASONS_ZH) {
+    const match = pattern.exec(reason);
+    if (match) return make(match);
+  }
+  return reason;
+}
+
+function statusBadge(status) {
+  return el("span", { class: `badge status-${status}`, text: term("status", status) });
+}

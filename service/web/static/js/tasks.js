@@ -1,0 +1,117 @@
+// The staff task list: mine and claimable, overdue first, filters, claim and release.
+"use strict";
+
+const state = { mine: [], claimable: [] };
+
+function isOverdue(task) {
+  return Boolean(task.due_at) && new Date(task.due_at) < new Date();
+}
+
+function passesFilters(task) {
+  const procedure = document.getElementById("filter-procedure").value;
+  const status = document.getElementById("filter-status").value;
+  if (procedure && task.procedure !== procedure) return false;
+  if (status === "overdue") return isOverdue(task);
+  return !status || task.status === status;
+}
+
+// The API already sorts by due date; overdue tasks are pulled to the top explicitly.
+function ordered(tasks) {
+  return [...tasks].sort((a, b) => Number(isOverdue(b)) - Number(isOverdue(a)));
+}
+
+function dueCell(task) {
+  if (!task.due_at) return el("td", { class: "muted", text: t("tasks.no_due") });
+  const overdue = isOverdue(task);
+  return el("td", { class: overdue ? "overdue" : "" },
+    el("time", { datetime: task.due_at, text: formatTime(task.due_at) }),
+    overdue ? el("span", { class: "badge overdue-badge", text: t("tasks.overdue") }) : null);
+}
+
+function actionCell(task, scope) {
+  const open = el("a", { href: `/tasks/${task.id}`, class: "button", text: t("tasks.open"),
+                         "aria-label": `${t("tasks.open")}: ${localLabel(task.label)}` });
+  const verb = scope === "mine" ? "unclaim" : "claim";
+  const button = el("button", { type: "button", text: t(`tasks.${verb}`),
+    "aria-label": `${t(`tasks.${verb}`)}: ${localLabel(task.label)}`,
+    onclick: () => changeClaim(task, verb) });
+  return el("td", { class: "actions" }, open, button);
+}
+
+function row(task, scope) {
+  return el("tr", { "data-task-id": task.id, class: isOverdue(task) ? "is-overdue" : "" },
+    el("td", {}, el("a", { href: `/tasks/${task.id}`, text: localLabel(task.label) })),
+    el("td", { text: term("procedure", task.procedure) }),
+    el("td", { text: term("role", task.role) }),
+    el("td", {}, statusBadge(task.status)),
+    dueCell(task),
+    el("td", {}, el("a", { href: `/cases/${task.case_id}`, text: task.case_id.slice(0, 8),
+                           "aria-label": `${t("tasks.case")} ${task.case_id.slice(0, 8)}` })),
+    actionCell(task, scope));
+}
+
+function table(tasks, scope) {
+  const shown = ordered(tasks.filter(passesFilters));
+  if (!shown.length) return el("p", { class: "muted", text: t("tasks.empty") });
+  const heads = ["tasks.step", "tasks.procedure", "tasks.role", "tasks.status", "tasks.due",
+                 "tasks.case", "tasks.actions"];
+  return el("table", { class: "grid", id: `table-${scope}` },
+    el("thead", {}, el("tr", {}, heads.map((key) => el("th", { scope: "col", text: t(key) })))),
+    el("tbody", {}, shown.map((task) => row(task, scope))));
+}
+
+function draw() {
+  for (const scope of ["mine", "claimable"]) {
+    document.getElementById(scope).replaceChildren(table(state[scope], scope));
+  }
+}
+
+async function load() {
+  try {
+    const [mine, claimable] = await Promise.all([
+      api("GET", "/tasks?scope=mine&limit=500"), api("GET", "/tasks?scope=claimable&limit=500"),
+    ]);
+    state.mine = mine.tasks;
+    state.claimable = claimable.tasks;
+    draw();
+  } catch (err) { showError(err); }
+}
+
+async function changeClaim(task, verb) {
+  hideError();
+  try {
+    await api("POST", `/tasks/${task.id}/${verb}`);
+    notify(`${t(`tasks.${verb}`)}: ${localLabel(task.label)}`);
+    await load();
+  } catch (err) { showError(err); }
+}
+
+async function loadProcedures() {
+  const reply = await api("GET", "/procedures");
+  const names = reply.procedures.map((p) => (typeof p === "string" ? p : p.procedure || p.name));
+  const filter = document.getElementById("filter-procedure");
+  const start = document.getElementById("start-procedure");
+  for (const name of names) {
+    filter.append(el("option", { value: name, text: term("procedure", name) }));
+    start.append(el("option", { value: name, text: term("procedure", name) }));
+  }
+  document.getElementById("start-form").hidden = !names.length;
+}
+
+async function startCase(event) {
+  event.preventDefault();
+  hideError();
+  try {
+    const procedure = document.getElementById("start-procedure").value;
+    const started = await api("POST", "/cases", { procedure });
+    notify(t("tasks.started"));
+    const mine = started.tasks.find((task) => DS.user.roles.includes(task.role));
+    window.location.assign(mine ? `/tasks/${mine.id}` : `/cases/${started.id}`);
+  } catch (err) { showError(err); }
+}
+
+document.getElementById("filters").addEventListener("change", draw);
+document.getElementById("filters").addEventListener("submit", (e) => e.preventDefault());
+document.getElementById("start-form").addEventListener("submit", startCase);
+loadProcedures().catch(showError);
+load();

@@ -1,0 +1,98 @@
+"""The bench command: every figure present and positive (or null with a reason)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import POSTGRES_URL, ROOT, need_service
+
+NUMBERS = (
+    "engine_cases_per_s",
+    "service_cases_per_s",
+    "service_to_engine_ratio",
+    "http_complete_p50_ms",
+    "http_complete_p99_ms",
+    "task_list_p99_ms",
+    "open_tasks",
+    "bytes_per_case",
+    "audit_append_per_s",
+    "audit_verify_per_s",
+    "cores",
+)
+MAY_BE_MISSING = ("shred_per_s",)
+
+
+def run_bench(*args: str, timeout: int = 600) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "bench", "--json", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def assert_complete(result: dict, database: str) -> None:
+    assert result["database"] == database
+    assert result["spiffworkflow_version"]
+    for key in NUMBERS:
+        assert isinstance(result[key], int | float) and result[key] > 0, key
+    for key in MAY_BE_MISSING:
+        value = result[key]
+        assert (value is None and result[f"{key}_reason"]) or value > 0, key
+
+
+def test_bench_on_sqlite_reports_every_figure():
+    assert_complete(run_bench("--sizes", "tiny"), "sqlite")
+
+
+def test_bench_on_postgres_reports_every_figure_and_drops_its_database():
+    need_service("postgres")
+    before = bench_databases()
+    assert_complete(run_bench("--sizes", "tiny", "--database", POSTGRES_URL), "postgresql")
+    assert bench_databases() <= before
+
+
+def bench_databases() -> set[str]:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.connect() as conn:
+            query = text("SELECT datname FROM pg_database WHERE datname LIKE 'ds_bench_%'")
+            return {row[0] for row in conn.execute(query)}
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture
+def soak(request: pytest.FixtureRequest) -> None:
+    """Full runs take many minutes: only when asked for with ``-m soak``."""
+    if "soak" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("a soak run: select it with -m soak")
+
+
+@pytest.mark.soak
+@pytest.mark.usefixtures("soak")
+def test_quick_bench_on_sqlite():
+    assert_complete(run_bench("--quick"), "sqlite")
+
+
+@pytest.mark.soak
+@pytest.mark.usefixtures("soak")
+def test_full_bench_on_sqlite():
+    assert_complete(run_bench(timeout=7200), "sqlite")
+
+
+@pytest.mark.soak
+@pytest.mark.usefixtures("soak")
+def test_full_bench_on_postgres():
+    need_service("postgres")
+    assert_complete(run_bench("--database", POSTGRES_URL, timeout=7200), "postgresql")

@@ -1,0 +1,120 @@
+"""The deletion procedure (mission 3.5): two approvals, then unrecoverable deletion."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from service.access.service import Actor
+from service.cases.models import Case
+from service.notifications import Notification
+from service.vault import holds
+from service.vault.models import DataKey, DeletionCertificate, Subject
+from service.vault.shredding import shred_subject
+from tests.processes.conftest import IDENTIFY, actions
+
+REQUEST = IDENTIFY | {"reason": "withdrawn_consent", "reason_detail": "customer closed account"}
+
+
+def _approved_by_both(api) -> str:
+    desk, reviewer, officer = api("frontdesk"), api("reviewer"), api("officer")
+    case = desk.start("deletion")
+    filed = desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    assert filed.status == 200, filed.body
+    reviewed = reviewer.complete(
+        reviewer.task_of(case["id"], "review_deletion"), {"decision": "approve"}
+    )
+    assert reviewed.status == 200, reviewed.body
+    approved = officer.complete(
+        officer.task_of(case["id"], "approve_deletion"), {"decision": "approve"}
+    )
+    assert approved.status == 200, approved.body
+    assert (approved.body["status"], approved.body["tasks"]) == ("running", [])
+    return case["id"]
+
+
+def _run_published_job(deps) -> None:
+    """What the deletion worker does with the job the case published (same use case)."""
+    from service.vault.models import DeletionRequest
+
+    jobs = [kw for _, name, kw in deps.extras["published"] if name == "datasteward.deletion.shred"]
+    assert len(jobs) == 1
+    with deps.unit_of_work() as uow:
+        request = uow.session.get_one(DeletionRequest, jobs[0]["request_id"])
+        subject, case_id = request.subject, request.case_id
+    shred_subject(
+        deps, Actor(0, "system", frozenset({"system"})), subject, case_id, jobs[0]["request_id"]
+    )
+
+
+def _case(deps, case_id: str) -> tuple[str, str | None]:
+    with deps.unit_of_work() as uow:
+        case = uow.session.get_one(Case, case_id)
+        return case.status, case.outcome
+
+
+def test_approved_deletion_waits_for_the_worker_then_ends_deleted(api, deps, customer, more_users):
+    case_id = _approved_by_both(api)
+    assert _case(deps, case_id) == ("running", None)
+    _run_published_job(deps)
+    assert _case(deps, case_id) == ("completed", "deleted")
+    with deps.unit_of_work() as uow:
+        assert uow.keystore.get(DataKey, customer) is None
+        assert uow.session.get_one(Subject, customer).status == "shredded"
+        certificates = uow.session.scalars(select(DeletionCertificate.id)).all()
+        templates = uow.session.scalars(
+            select(Notification.template).where(Notification.case_id == case_id)
+        ).all()
+    assert len(certificates) == 1
+    assert templates == ["deletion_done"]
+    history = api("auditor").get(f"/api/v1/cases/{case_id}")
+    assert history.status == 200
+    assert ("system", "case.resume", "done") in actions(deps, case_id)
+
+
+def test_legal_hold_takes_the_secured_only_path(api, deps, customer, more_users):
+    compliance = Actor(more_users["compliance"], "compliance", frozenset({"compliance"}))
+    holds.place_hold(deps, compliance, customer, "legal_hold", "court order 2030-17", None)
+    case_id = _approved_by_both(api)
+    _run_published_job(deps)
+    assert _case(deps, case_id) == ("completed", "secured_only")
+    with deps.unit_of_work() as uow:
+        assert uow.keystore.get(DataKey, customer) is not None
+        assert uow.session.get_one(Subject, customer).status == "held"
+
+
+def test_reviewer_refuses_deletion(api, deps, customer, more_users):
+    desk, reviewer = api("frontdesk"), api("reviewer")
+    case = desk.start("deletion")
+    desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    done = reviewer.complete(
+        reviewer.task_of(case["id"], "review_deletion"),
+        {"decision": "reject", "reason": "proof not genuine"},
+    )
+    assert done.body["outcome"] == "refused"
+    with deps.unit_of_work() as uow:
+        assert uow.session.get_one(Subject, customer).status == "active"
+
+
+def test_data_officer_refuses_the_second_approval(api, deps, customer, more_users):
+    desk, reviewer, officer = api("frontdesk"), api("reviewer"), api("officer")
+    case = desk.start("deletion")
+    desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    reviewer.complete(reviewer.task_of(case["id"], "review_deletion"), {"decision": "approve"})
+    done = officer.complete(
+        officer.task_of(case["id"], "approve_deletion"),
+        {"decision": "reject", "reason": "retention period applies"},
+    )
+    assert done.body["outcome"] == "refused"
+    assert [n for _, n, _ in deps.extras["published"] if n.startswith("datasteward.deletion")] == []
+
+
+def test_reviewer_cannot_also_give_the_second_approval(api, deps, customer, more_users):
+    desk, both = api("frontdesk"), api("review_officer")
+    case = desk.start("deletion")
+    desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    both.complete(both.task_of(case["id"], "review_deletion"), {"decision": "approve"})
+    refused = both.complete(both.task_of(case["id"], "approve_deletion"), {"decision": "approve"})
+    assert refused.status == 403
+    assert "separation of duties" in refused.body["error"]["message"]
+    assert ("review_officer", "task.complete", "refused") in actions(deps, case["id"])
+    assert _case(deps, case["id"]) == ("running", None)

@@ -1,0 +1,214 @@
+"""The update procedure (mission 3.3): change request with proof, review, apply, change log."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from service.access.service import SYSTEM
+from service.audit.models import AuditRecord
+from service.cases.service import fire_due_timers
+from service.notifications import Notification
+from service.vault import service as vault
+from tests.processes.conftest import IDENTIFY, actions
+
+NEW_MOBILE = "13900001111"
+REQUEST = IDENTIFY | {"new_mobile": NEW_MOBILE, "reason": "customer changed phone number"}
+
+
+def _filed(api, customer: str) -> str:
+    desk = api("frontdesk")
+    case = desk.start("update")
+    filed = desk.complete(desk.task_of(case["id"], "file_change_request"), REQUEST)
+    assert filed.status == 200, filed.body
+    assert filed.body["subject"] == customer
+    return case["id"]
+
+
+def _mobile(deps, subject: str) -> str:
+    with deps.unit_of_work() as uow:
+        return vault.read_fields(uow, deps.keys, subject, ["mobile"])["mobile"]
+
+
+def test_approved_change_is_applied_logged_and_notified(api, deps, customer, more_users):
+    case_id = _filed(api, customer)
+    reviewer = api("reviewer")
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert (done.body["status"], done.body["outcome"]) == ("completed", "updated"), str(done.body)
+    assert _mobile(deps, customer).endswith(NEW_MOBILE)
+    with deps.unit_of_work() as uow:
+        change = uow.session.execute(
+            select(AuditRecord.fields, AuditRecord.detail_enc).where(
+                AuditRecord.case_id == case_id, AuditRecord.action == "subject.update"
+            )
+        ).one()
+        detail = vault.decrypt_detail(uow, deps.keys, customer, change.detail_enc)
+        templates = uow.session.scalars(
+            select(Notification.template).where(Notification.case_id == case_id)
+        ).all()
+    assert change.fields == ["mobile"]
+    assert detail["after"]["mobile"].endswith(NEW_MOBILE)
+    assert detail["before"]["mobile"] != detail["after"]["mobile"]
+    assert NEW_MOBILE not in str(change)
+    assert templates == ["change_applied"]
+    assert ("reviewer", "subject.update", "done") in actions(deps, case_id)
+
+
+def test_rejected_change_leaves_the_record_and_notifies(api, deps, customer, more_users):
+    before = _mobile(deps, customer)
+    case_id = _filed(api, customer)
+    reviewer = api("reviewer")
+    done = reviewer.complete(
+        reviewer.task_of(case_id, "review_change"),
+        {"decision": "reject", "reason": "proof does not match"},
+    )
+    assert done.body["outcome"] == "rejected"
+    assert _mobile(deps, customer) == before
+
+
+def test_more_proof_then_approve(api, deps, customer, more_users):
+    case_id = _filed(api, customer)
+    reviewer, desk = api("reviewer"), api("frontdesk")
+    asked = reviewer.complete(
+        reviewer.task_of(case_id, "review_change"),
+        {"decision": "more_proof", "reason": "need the SIM contract"},
+    )
+    assert [t["name"] for t in asked.body["tasks"]] == ["provide_more_proof"]
+    task = desk.task_of(case_id, "provide_more_proof")
+    unknown = "00000000-0000-4000-8000-000000000000"
+    refused = desk.complete(task, {"documents": [unknown], "note": "contract attached"})
+    assert refused.status == 422 and refused.body["error"]["details"][0]["field"] == "documents"
+    uploaded = desk.client.post(
+        f"/api/v1/cases/{case_id}/documents",
+        headers=desk.headers,
+        data={"file": (io.BytesIO(b"%PDF-1.7 SIM contract"), "contract.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code in (200, 201), uploaded.get_json()
+    document = uploaded.get_json()["id"]
+    proof = desk.complete(task, {"documents": [document], "note": "contract attached"})
+    assert proof.status == 200, proof.body
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert done.body["outcome"] == "updated"
+    assert _mobile(deps, customer).endswith(NEW_MOBILE)
+
+
+def test_unknown_customer_is_refused_naming_the_field(api, customer, more_users):
+    desk = api("frontdesk")
+    case = desk.start("update")
+    reply = desk.complete(
+        desk.task_of(case["id"], "file_change_request"),
+        REQUEST | {"id_number": "110105194912310037"},
+    )
+    assert reply.status == 422
+    assert reply.body["error"]["details"][0]["field"] == "id_number"
+
+
+def test_requester_cannot_review_own_change(api, deps, customer, more_users):
+    both = api("allrounder")
+    case = both.start("update")
+    both.complete(both.task_of(case["id"], "file_change_request"), REQUEST)
+    refused = both.complete(both.task_of(case["id"], "review_change"), {"decision": "approve"})
+    assert refused.status == 403
+    assert ("allrounder", "task.complete", "refused") in actions(deps, case["id"])
+    assert _mobile(deps, customer) != NEW_MOBILE
+
+
+def test_requester_withdraws_before_review(api, deps, customer, more_users):
+    case_id = _filed(api, customer)
+    assert (
+        api("frontdesk2").post(f"/api/v1/cases/{case_id}/withdraw", {"reason": "not mine"}).status
+        == 403
+    )
+    withdrawn = api("frontdesk").post(
+        f"/api/v1/cases/{case_id}/withdraw", {"reason": "customer changed their mind"}
+    )
+    assert withdrawn.status == 200, withdrawn.body
+    assert (withdrawn.body["status"], withdrawn.body["outcome"]) == ("completed", "withdrawn")
+    assert withdrawn.body["tasks"] == []
+    assert ("frontdesk", "case.withdraw", "done") in actions(deps, case_id)
+
+
+def test_no_withdrawal_once_review_has_started(api, customer, more_users):
+    case_id = _filed(api, customer)
+    reviewer = api("reviewer")
+    reviewer.post(f"/api/v1/tasks/{reviewer.task_of(case_id, 'review_change')}/claim")
+    refused = api("frontdesk").post(f"/api/v1/cases/{case_id}/withdraw", {"reason": "too late"})
+    assert refused.status == 409
+
+
+def test_overdue_review_escalates_to_a_supervisor(api, deps, clock, customer, more_users):
+    case_id = _filed(api, customer)
+    due = datetime.fromisoformat(
+        api("reviewer").get(f"/api/v1/cases/{case_id}").body["tasks"][0]["due_at"]
+    )
+    clock.now = due - timedelta(minutes=1)
+    assert fire_due_timers(deps, SYSTEM) == 0
+    clock.advance(minutes=2)
+    assert fire_due_timers(deps, SYSTEM) == 1
+    supervisor = api("supervisor")
+    escalations = supervisor.get("/api/v1/tasks?scope=claimable").body["tasks"]
+    assert [t["name"] for t in escalations] == ["escalate_overdue"]
+    open_names = {t["name"] for t in supervisor.get(f"/api/v1/cases/{case_id}").body["tasks"]}
+    assert open_names == {"review_change", "escalate_overdue"}
+    noted = supervisor.complete(
+        escalations[0]["id"], {"note": "reminded the reviewer", "action": "reminded"}
+    )
+    assert noted.status == 200, noted.body
+    reviewer = api("reviewer")
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert done.body["outcome"] == "updated"
+
+
+def test_review_due_date_counts_working_days_across_national_day(
+    api, deps, clock, customer, more_users
+):
+    clock.now = datetime(2026, 9, 28, 9, 0, tzinfo=UTC)
+    case_id = _filed(api, customer)
+    case = api("reviewer").get(f"/api/v1/cases/{case_id}").body
+    assert case["due_at"] == "2026-10-23T23:59:59+00:00"
+    assert [(t["name"], t["due_at"]) for t in case["tasks"]] == [
+        ("review_change", "2026-10-23T23:59:59+00:00")
+    ]
+    clock.now = datetime(2026, 10, 23, 23, 0, tzinfo=UTC)
+    assert fire_due_timers(deps, SYSTEM) == 0
+    clock.now = datetime(2026, 10, 24, 0, 0, tzinfo=UTC)
+    assert fire_due_timers(deps, SYSTEM) == 1
+    names = {t["name"] for t in api("supervisor").get(f"/api/v1/cases/{case_id}").body["tasks"]}
+    assert names == {"review_change", "escalate_overdue"}
+
+
+def test_extension_needs_a_reason_a_role_and_stays_under_the_ceiling(
+    api, deps, clock, customer, more_users
+):
+    clock.now = datetime(2026, 9, 28, 9, 0, tzinfo=UTC)
+    case_id = _filed(api, customer)
+    path = f"/api/v1/cases/{case_id}/extend"
+    later = "2026-10-27T18:00:00+00:00"
+    assert api("reviewer").post(path, {"due_at": later, "reason": "x"}).status == 403
+    supervisor = api("supervisor")
+    assert supervisor.post(path, {"due_at": later}).status == 422
+    too_late = supervisor.post(path, {"due_at": "2026-11-30T00:00:00+00:00", "reason": "r"})
+    assert too_late.status == 422 and "ceiling" in too_late.body["error"]["details"][0]["reason"]
+    extended = supervisor.post(path, {"due_at": later, "reason": "customer abroad until the 26th"})
+    assert extended.status == 200, extended.body
+    assert extended.body["tasks"][0]["due_at"] == later
+    clock.now = datetime(2026, 10, 24, 0, 0, tzinfo=UTC)
+    assert fire_due_timers(deps, SYSTEM) == 0
+    assert ("supervisor", "case.extend", "done") in actions(deps, case_id)
+
+
+def test_deciding_the_review_closes_a_pending_escalation(api, deps, clock, customer, more_users):
+    case_id = _filed(api, customer)
+    clock.advance(days=40)
+    assert fire_due_timers(deps, SYSTEM) == 1
+    reviewer = api("reviewer")
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert (done.body["status"], done.body["outcome"], done.body["tasks"]) == (
+        "completed",
+        "updated",
+        [],
+    )
+    assert api("supervisor").get("/api/v1/tasks?scope=claimable").body["tasks"] == []
