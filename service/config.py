@@ -56,6 +56,7 @@ class Settings:
     max_document_bytes: int = 3 * 1024 * 1024
     broker_visibility_timeout_s: int = 3600
     rotation_batch_size: int = 500
+    require_totp: bool = False
     grant_ttl_hours: int = 24
     grant_max_views: int = 5
     request_working_days: int = 15

@@ -95,9 +95,11 @@ def celery_publisher(broker_url: str) -> Publisher:
     """Publish by task name through a Celery client; the service never imports workers/."""
     from celery import Celery
 
+    from service.ops.queues import queue_for
+
     client = Celery("datasteward-publisher", broker=broker_url)
 
     def publish(job_id: str, task_name: str, kwargs: dict) -> None:
-        client.send_task(task_name, kwargs=kwargs, task_id=job_id)
+        client.send_task(task_name, kwargs=kwargs, task_id=job_id, queue=queue_for(task_name))
 
     return publish

@@ -138,7 +138,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "definitions.publish": "version.publish",
     "definitions.retire": "version.publish",
     "definitions.diff": "version.read",
-    "definitions.version_bpmn": "version.read",
+    "definitions.version_bpmn": "procedure.read",  # staff see their case's diagram
     "definitions.migration_dry_run": "version.publish",
     "definitions.migrate": "version.publish",
     "definitions.leave_feedback": AUTHENTICATED,  # section 6: every department gives feedback
@@ -166,7 +166,6 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "requests.show_grant": "grant.use",
     "requests.read_grant": "grant.use",
     # operations (service/ops/): probes and the Prometheus scrape carry no personal data
-    "healthz": PUBLIC,
     "ops.healthz": PUBLIC,
     "ops.readyz": PUBLIC,
     "ops.metrics": PUBLIC,

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify, request, session
 
 from service.access.login import log_in, log_out
-from service.api.auth import anonymous_actor, authenticated, current_actor, deps
+from service.api.auth import (
+    anonymous_actor,
+    authenticated,
+    bearer_token,
+    current_actor,
+    deps,
+)
 from service.api.openapi import STR, obj, op, path_param
 from service.api.request import choice_arg, int_arg, json_body, required_str
 from service.cases import queries
@@ -26,15 +32,25 @@ def login():
         anonymous_actor(),
         required_str(body, "username", 64),
         required_str(body, "password", 256),
+        _optional_code(body.get("totp")),
     )
     return jsonify(result), 200
+
+
+def _optional_code(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.isdigit() or len(value) > 10:
+        raise Invalid.field("totp", "must be the digits your authenticator shows")
+    return value
 
 
 @api.post("/auth/logout")
 @authenticated
 def logout():
-    token = request.headers["Authorization"].partition(" ")[2].strip()
+    token = bearer_token() or str(session.get("api_token", ""))
     log_out(deps(), current_actor(), token)
+    session.clear()
     return "", 204
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from service.audit.chain import GENESIS
@@ -43,7 +43,8 @@ HASHED_COLUMNS = (
     "detail",
     "detail_enc",
 )
-_COLUMNS = [getattr(AuditRecord, name) for name in HASHED_COLUMNS]
+_TABLE: Table = AuditRecord.__table__  # type: ignore[assignment]
+_TABLE_COLUMNS = [_TABLE.c[name] for name in HASHED_COLUMNS]
 BATCH = 20_000
 
 
@@ -68,11 +69,14 @@ def iter_entries(
 ) -> Iterator[tuple[int, dict[str, Any], bytes]]:
     """``(seq, hashed_fields, stored_hash)`` in seq order, fetched in keyset batches."""
     last = after_seq
+    # Core rows on the session's connection: the ORM result layer would cost
+    # more than hashing the record does.
+    connection = session.connection()
     while True:
-        query = select(*_COLUMNS, AuditRecord.hash).where(AuditRecord.seq > last)
+        query = select(*_TABLE_COLUMNS, _TABLE.c.hash).where(_TABLE.c.seq > last)
         if upto_seq is not None:
-            query = query.where(AuditRecord.seq <= upto_seq)
-        rows = session.execute(query.order_by(AuditRecord.seq).limit(BATCH)).all()
+            query = query.where(_TABLE.c.seq <= upto_seq)
+        rows = connection.execute(query.order_by(_TABLE.c.seq).limit(BATCH)).all()
         for row in rows:
             yield row[0], fields_from_values(row[:-1]), bytes(row[-1])
         if len(rows) < BATCH:

@@ -73,14 +73,15 @@ class Bench:
     ) -> None:
         """Run one phase; a phase that cannot run leaves its keys null with a reason."""
         self.say(f"{name} ...")
-        began = time.perf_counter()
+        began, before = time.perf_counter(), set(self.result)
         try:
             self.result.update(measure())
         except (LookupError, NotImplementedError) as missing:
             for key in keys:
                 self.result[key] = None
                 self.result[f"{key}_reason"] = str(missing)
-        self.say(f"{name}: done in {time.perf_counter() - began:.1f} s")
+        found = {k: v for k, v in self.result.items() if k not in before}
+        self.say(f"{name}: done in {time.perf_counter() - began:.1f} s {found}")
 
     def run(self) -> dict[str, Any]:
         s = self.sizes

@@ -96,6 +96,7 @@ class CaseCopier:
             size = min(BATCH, n - done)
             self._copy_batch(size)
             done += size
+        _analyze(self.deps.db.engine)
 
     def _copy_batch(self, size: int) -> None:
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in self.t}
@@ -168,3 +169,14 @@ def _rows(conn: Any, table: Table, where: Any, order: Any = None) -> list[dict[s
     if order is not None:
         query = query.order_by(order)
     return [dict(row) for row in conn.execute(query).mappings()]
+
+
+def _analyze(engine: Engine) -> None:
+    """Fresh planner statistics, as autovacuum keeps them on a database that grew gradually.
+
+    Right after a bulk load PostgreSQL still believes the tables are empty and
+    picks plans for empty tables (a full sort of the task list instead of
+    reading the queue index in order).
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("ANALYZE")

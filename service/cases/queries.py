@@ -69,6 +69,7 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         view = case_summary(uow.session, case)
         view["version_hash"] = version.content_hash
+        view["version_number"] = version.number
         view["history"] = case_history(uow.session, case_id)
         view["completed_steps"] = deps.engine.restore(
             compile_version(deps.engine, version), case.state

@@ -30,8 +30,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import event, func, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Insert, event, func, inspect, select
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from service.audit.models import AuditHead, AuditRecord
 from service.cases.models import Task
@@ -66,6 +66,8 @@ JOB_DURATION = Histogram(
 )
 
 _PENDING = "datasteward.metrics.pending"
+AUDIT_TABLE = AuditRecord.__tablename__
+CASE_ACTIONS = {"case.start": "started", "case.complete": "finished"}
 
 
 def multiprocess_dir() -> str | None:
@@ -89,19 +91,34 @@ def observe_job(task: str, queue: str, outcome: str, seconds: float | None) -> N
 def install_commit_counters() -> None:
     """Count cases and task waits from committed transactions (idempotent)."""
     if not event.contains(Session, "after_flush", _after_flush):
+        event.listen(Session, "do_orm_execute", _on_execute)
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback", _after_rollback)
 
 
+def _on_execute(state: ORMExecuteState) -> None:
+    """Audit records are appended with a Core insert: read the action from its values."""
+    statement = state.statement
+    if not (isinstance(statement, Insert) and statement.table.name == AUDIT_TABLE):
+        return
+    params = state.parameters
+    rows: list[Any] = list(params) if isinstance(params, list) else [params or {}]
+    for values in rows:
+        _note_audit(state.session, values.get("action"), values.get("outcome"), values)
+
+
+def _note_audit(session: Session, action: Any, outcome: Any, values: Any) -> None:
+    kind = CASE_ACTIONS.get(action) if outcome == "done" else None
+    if kind:
+        session.info.setdefault(_PENDING, []).append((kind, values.get("procedure") or "unknown"))
+
+
 def _after_flush(session: Session, _context: Any) -> None:
     pending = session.info.setdefault(_PENDING, [])
     for obj in session.new:
-        if isinstance(obj, AuditRecord) and obj.outcome == "done":
-            if obj.action == "case.start":
-                pending.append(("started", obj.procedure or "unknown"))
-            elif obj.action == "case.complete":
-                pending.append(("finished", obj.procedure or "unknown"))
+        if isinstance(obj, AuditRecord):
+            _note_audit(session, obj.action, obj.outcome, {"procedure": obj.procedure})
     for obj in session.dirty:
         if isinstance(obj, Task) and obj.status == "completed" and _just_completed(obj):
             pending.append(("wait", obj.procedure, obj.lane, _wait_seconds(obj)))

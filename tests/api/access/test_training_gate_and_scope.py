@@ -49,13 +49,14 @@ def test_a_lapsed_reviewer_is_refused_with_the_reason_and_allowed_once_renewed(
     api, deps, users, clock
 ):
     lapsing = _add_user(deps, "lapsing", ["reviewer"], days=10)
+    expired_on = (clock() + timedelta(days=10)).date().isoformat()
     case_id = _collected(api("frontdesk"))
     clock.advance(days=11)
     reviewer = api("lapsing")
     refused = reviewer.get("/api/v1/tasks?scope=claimable")
     assert refused.status == 403
     assert refused.body["error"]["message"] == (
-        "training personal_data_protection expired on 2026-03-12"
+        f"training personal_data_protection expired on {expired_on}"
     )
     assert [r.reason for r in _actions(deps, "access.training_gate")] == [
         refused.body["error"]["message"]

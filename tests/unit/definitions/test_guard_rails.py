@@ -28,10 +28,25 @@ def _guard_problems(engine, bpmn, forms) -> list[dict]:
     return [p for p in content_report(engine, bpmn, forms) if "guard rail" in p["reason"]]
 
 
-@pytest.mark.parametrize("procedure", ["collection", "procedure_review"])
+SHIPPED = sorted(p.name for p in (ROOT / "processes").iterdir() if (p / f"{p.name}.bpmn").is_file())
+
+
+@pytest.mark.parametrize("procedure", SHIPPED)
 def test_the_shipped_procedures_keep_their_guard_rails(engine, procedure):
     files = read_procedure_folder(ROOT / "processes" / procedure)
     assert content_report(engine, files.bpmn, files.forms) == []
+
+
+def test_a_deletion_edited_to_shred_without_review_is_invalid_naming_the_path(engine):
+    deletion = read_procedure_folder(ROOT / "processes" / "deletion")
+    bypass = deletion.bpmn.replace(
+        'sourceRef="file_deletion_request" targetRef="review_deletion"',
+        'sourceRef="file_deletion_request" targetRef="request_shredding"',
+    )
+    problems = _guard_problems(engine, bypass, deletion.forms)
+    [problem] = [p for p in problems if p["element_id"] == "request_shredding"]
+    assert problem["path"] == ["start", "file_deletion_request", "request_shredding"]
+    assert "'vault.request_shredding'" in problem["reason"]
 
 
 def test_a_diagram_that_skips_the_review_is_invalid_and_names_the_path(engine, collection):
