@@ -133,3 +133,7 @@ def test_no_canary_value_is_written_anywhere_in_plaintext(api, deps, users, tmp_
         if needle in data
     ]
     assert hits == []
+    # The control: the same scan does find a value that was written in plaintext.
+    needle = _needles(canaries)["name"]
+    (Path(deps.settings.var_dir) / "planted-control.txt").write_bytes(b"leak " + needle)
+    assert any(needle in data for data in _written_bytes(deps, tmp_path).values())
