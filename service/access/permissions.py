@@ -124,6 +124,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "audit.search": "audit.read",
     "audit.export": "audit.read",
     "audit.list_checkpoints": "audit.read",
+    "audit.verify": "audit.verify",
     "audit.inclusion_proof": "audit.read",
     "audit.consistency_proof": "audit.read",
     # procedure versions (service/api/definitions.py); the use cases add the

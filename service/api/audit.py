@@ -12,6 +12,7 @@ from service.api.openapi import op, path_param
 from service.api.request import choice_arg, int_arg
 from service.audit import checkpoints
 from service.audit.search import LOGS, AuditQuery, export_lines, search_records
+from service.audit.verify import verify_for
 from service.errors import Invalid
 
 blueprint = Blueprint("audit", __name__, url_prefix="/api/v1")
@@ -49,6 +50,12 @@ def export():
         export_lines(deps(), current_actor(), first, int_arg("to", 1, 1, 2**62) if last else None)
     )
     return Response(lines, mimetype="application/x-ndjson")
+
+
+@blueprint.post("/audit/verify")
+@authenticated
+def verify():
+    return jsonify(verify_for(deps(), current_actor()))
 
 
 @blueprint.get("/audit/checkpoints")
@@ -104,6 +111,12 @@ def _time_arg(name: str) -> datetime | None:
 
 _FORBIDDEN = (401, 403, 422)
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/audit/verify": {
+        "post": op(
+            "Verify the live chain and every checkpoint; the result names the first bad record",
+            errors=(401, 403),
+        )
+    },
     "/api/v1/audit/records": {
         "get": op(
             "Search audit records (subject, actor, action, procedure, case, outcome, from, to,"

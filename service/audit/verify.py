@@ -18,11 +18,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.access.service import Actor
 from service.audit import merkle
 from service.audit.chain import GENESIS, verify_chain
 from service.audit.checkpoint import TreeHead, verify_tree_head
 from service.audit.log import BATCH, head_seq, iter_entries, pruned_hashes
 from service.audit.models import AuditCheckpoint
+from service.audit.service import Event, record
 from service.deps import Deps
 from service.signing import SigningKeyMissing, load_signing_key
 
@@ -159,3 +161,22 @@ def _check_tail(
     expected = max([head_seq(session), *(c.tree_size for c in checkpoints)])
     if expected > last:
         report.fail(last + 1, f"log truncated: records {last + 1} to {expected} missing")
+
+
+def verify_for(deps: Deps, actor: Actor) -> dict[str, Any]:
+    """Verify the live log on someone's request (the UI's "verify" button); the check is audited."""
+    report = verify_live(deps)
+    with deps.unit_of_work() as uow:
+        record(
+            uow.session,
+            actor,
+            Event(
+                action="audit.verify",
+                outcome="done" if report.ok else "failed",
+                reason=report.reason,
+                detail={"records": report.records, "checkpoints": report.checkpoints},
+            ),
+            deps.now(),
+        )
+        uow.commit()
+    return report.as_dict()

@@ -33,11 +33,7 @@ def database_bytes(deps: Deps) -> int:
 def _engine_bytes(engine: Engine) -> int:
     if engine.dialect.name == "postgresql":
         return _postgres_bytes(engine)
-    raw = engine.raw_connection()  # outside a transaction: a checkpoint cannot run in one
-    try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        raw.close()
+    _outside_transaction(engine, "PRAGMA wal_checkpoint(TRUNCATE)")
     path = Path(str(engine.url.database))
     return path.stat().st_size if path.exists() else 0
 
@@ -178,5 +174,18 @@ def _analyze(engine: Engine) -> None:
     picks plans for empty tables (a full sort of the task list instead of
     reading the queue index in order).
     """
+    if engine.dialect.name != "postgresql":
+        _outside_transaction(engine, "ANALYZE")
+        return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("ANALYZE")
+
+
+def _outside_transaction(engine: Engine, statement: str) -> None:
+    # SQLite: the engine's begin hook would wrap this in BEGIN IMMEDIATE, and a
+    # checkpoint cannot run inside a transaction; the raw connection is in autocommit.
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute(statement)
+    finally:
+        raw.close()

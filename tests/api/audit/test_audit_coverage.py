@@ -42,6 +42,7 @@ EXPECTED: dict[str, str] = {
     "audit.search": "audit.search",
     "audit.export": "audit.export",
     "audit.list_checkpoints": NOT_AUDITED("signed tree heads: hashes only"),
+    "audit.verify": "audit.verify",
     "audit.inclusion_proof": NOT_AUDITED("one audit record and hashes; no personal data values"),
     "audit.consistency_proof": NOT_AUDITED("hashes only"),
     # access
