@@ -206,6 +206,11 @@ def users(deps: Deps) -> dict[str, int]:
         "admin": ["admin"],
         "allrounder": ["front_desk", "reviewer"],
     }
+    return add_users(deps, people)
+
+
+def add_users(deps: Deps, people: dict[str, list[str]]) -> dict[str, int]:
+    """Create trained users (password PASSWORD) with the given roles; returns their ids."""
     ids = {}
     with deps.unit_of_work() as uow:
         for username, roles in people.items():

@@ -10,11 +10,11 @@ from typing import Any
 from flask import Blueprint, jsonify, session
 
 from service.access import admin, breakglass, totp, training
-from service.access.login import log_in
 from service.access.service import RoleScope
-from service.api.auth import anonymous_actor, current_actor, deps
+from service.api.auth import current_actor, deps
 from service.api.openapi import STR, obj, op, path_param
 from service.api.request import int_arg, json_body, required_str
+from service.api.routes import log_in_from
 from service.errors import Invalid
 
 blueprint = access = Blueprint("access", __name__, url_prefix="/api/v1")
@@ -25,14 +25,7 @@ LIST = {"type": "array"}
 @access.post("/auth/session")
 def open_session():
     """Browser login: the token stays in the signed, HttpOnly session cookie."""
-    body = json_body()
-    result = log_in(
-        deps(),
-        anonymous_actor(),
-        required_str(body, "username", 64),
-        required_str(body, "password", 256),
-        _optional_str(body, "totp", 10),
-    )
+    result = log_in_from(json_body())
     session.clear()
     session.update(api_token=result["token"], csrf_token=secrets.token_urlsafe(32))
     return jsonify({"user": result["user"], "csrf_token": session["csrf_token"]})

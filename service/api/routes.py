@@ -26,15 +26,18 @@ blueprint = api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 @api.post("/auth/login")
 def login():
-    body = json_body()
-    result = log_in(
+    return jsonify(log_in_from(json_body())), 200
+
+
+def log_in_from(body: dict[str, Any]) -> dict[str, Any]:
+    """The login use case for a request body (API token or browser session alike)."""
+    return log_in(
         deps(),
         anonymous_actor(),
         required_str(body, "username", 64),
         required_str(body, "password", 256),
         _optional_code(body.get("totp")),
     )
-    return jsonify(result), 200
 
 
 def _optional_code(value: object) -> str | None:

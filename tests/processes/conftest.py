@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from service.access.service import create_user
 from service.audit.models import AuditRecord
 from tests.api.conftest import CONSENT, VALID_FORM
-from tests.conftest import PASSWORD
+from tests.conftest import add_users
 
 IDENTIFY = {"id_type": VALID_FORM["id_type"], "id_number": VALID_FORM["id_number"]}
 
@@ -25,20 +23,7 @@ def more_users(deps, users) -> dict[str, int]:
         "dept_reviewer": ["department_staff", "reviewer"],
         "review_officer": ["reviewer", "data_officer"],
     }
-    ids = dict(users)
-    with deps.unit_of_work() as uow:
-        for username, roles in extra.items():
-            ids[username] = create_user(
-                uow.session,
-                username=username,
-                password=PASSWORD,
-                display_name=username,
-                roles=roles,
-                now=deps.now(),
-                trained_until=deps.now() + timedelta(days=365),
-            )
-        uow.commit()
-    return ids
+    return dict(users) | add_users(deps, extra)
 
 
 @pytest.fixture
