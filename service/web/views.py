@@ -160,7 +160,9 @@ def tasks():
 @web.get("/tasks/<task_id>")
 @page
 def task(task_id: str):
-    return render("task.html", task_id=task_id)
+    return render(
+        "task.html", task_id=task_id, max_document_bytes=deps().settings.max_document_bytes
+    )
 
 
 @web.get("/cases/<case_id>")

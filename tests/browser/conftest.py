@@ -131,6 +131,31 @@ def open_session(browser, live_server) -> Iterator[Any]:
         session.context.close()
 
 
+@pytest.fixture
+def customer(client) -> str:
+    """A customer collected, reviewed and entered through the HTTP API; returns the pseudonym.
+
+    The lifecycle procedures (query, update, deletion) need someone on record first.
+    """
+    from tests.api.conftest import CONSENT, VALID_FORM, UserClient
+
+    desk, reviewer = UserClient(client, "frontdesk2"), UserClient(client, "reviewer2")
+    case = desk.start("collection")
+    assert desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT).status == 200
+    assert desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM).status == 200
+    done = reviewer.complete(reviewer.task_of(case["id"], "review"), {"decision": "approve"})
+    assert done.body["outcome"] == "entered", done.body
+    return str(done.body["subject"])
+
+
+@pytest.fixture
+def as_user(client) -> Any:
+    """The HTTP API as one user, to check what the browser's actions left behind."""
+    from tests.api.conftest import UserClient
+
+    return lambda username: UserClient(client, username)
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     if SCREENSHOTS.is_dir() and any(SCREENSHOTS.glob("*.png")):
         terminalreporter.write_line(f"browser screenshots: {SCREENSHOTS}")

@@ -34,10 +34,10 @@ async function latestCheckpoint() {
     const head = reply.checkpoints[0];
     if (!head) { box.replaceChildren(el("dd", { class: "muted", text: t("common.none") })); return; }
     box.replaceChildren(
-      el("dt", { text: "#" }), el("dd", { text: String(head.n) }),
-      el("dt", { text: "tree size" }), el("dd", { text: String(head.tree_size) }),
-      el("dt", { text: "root" }), el("dd", {}, el("code", { text: head.root_hash })),
-      el("dt", { text: t("case.at") }), el("dd", { text: String(head.timestamp) }));
+      el("dt", { text: t("audit.checkpoint_n") }), el("dd", { id: "checkpoint-n", text: String(head.n) }),
+      el("dt", { text: t("audit.tree_size") }), el("dd", { id: "checkpoint-size", text: String(head.tree_size) }),
+      el("dt", { text: t("audit.root") }), el("dd", {}, el("code", { class: "hash", text: head.root_hash })),
+      el("dt", { text: t("case.at") }), el("dd", { text: formatTime(head.timestamp) || String(head.timestamp) }));
   } catch (err) { showError(err); }
 }
 
@@ -47,9 +47,15 @@ async function verify() {
   box.replaceChildren(el("p", { class: "muted", text: t("common.loading") }));
   try {
     const report = await api("POST", "/audit/verify");
-    box.replaceChildren(el("p", { class: report.ok ? "ok-text" : "error", id: "verify-outcome",
-      text: `${t("audit.result")}: ${t(report.ok ? "audit.ok" : "audit.bad")}` +
-        ` (${report.records} / ${report.checkpoints})${report.reason ? ` ${report.reason}` : ""}` }));
+    await latestCheckpoint();
+    box.replaceChildren(...[
+      el("p", { class: report.ok ? "ok-text" : "error", id: "verify-outcome",
+                text: `${t("audit.result")}: ${t(report.ok ? "audit.ok" : "audit.bad")}` }),
+      el("p", { class: "muted", id: "verify-counts",
+                text: t("audit.verified", { records: report.records, checkpoints: report.checkpoints }) }),
+      report.ok ? null : el("p", { class: "error", id: "verify-reason",
+        text: `${report.first_bad_seq ? `#${report.first_bad_seq} ` : ""}${report.reason || ""}` }),
+    ].filter(Boolean));
   } catch (err) {
     box.replaceChildren(el("p", { class: "muted", text: err.status === 404 || err.status === 405
       ? t("audit.unavailable") : translateReason(err.message) }));

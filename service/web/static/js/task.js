@@ -7,8 +7,19 @@ const taskId = root.dataset.taskId;
 function displayValue(value) {
   if (value === true || value === false) return term("value", String(value));
   if (value === null || value === undefined) return t("common.none");
+  if (Array.isArray(value)) {
+    return value.length ? value.map((item) => displayItem(item)).join(DS.lang === "en" ? ", " : "、")
+      : t("common.none");
+  }
   if (typeof value === "object") return JSON.stringify(value);
-  const text = DS.strings[`value.${value}`];
+  return displayItem(value);
+}
+
+// A value the API returns as an identifier (a field name, an enum value), in the page's language.
+function displayItem(value) {
+  if (typeof value !== "string") return String(value);
+  if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) return formatTime(value);
+  const text = DS.strings[`value.${value}`] ?? DS.strings[`field.${value}`];
   return text === undefined ? String(value) : text;
 }
 
@@ -67,10 +78,110 @@ function formSection(task) {
     fields,
     canAct ? el("button", { type: "submit", class: "primary", id: "complete-button",
                             text: t("task.complete") }) : el("p", { class: "muted", text: t("task.readonly") }));
-  if (!canAct) for (const input of fields.querySelectorAll("input,select,textarea")) input.disabled = true;
+  if (!canAct) {
+    for (const input of fields.querySelectorAll("input,select,textarea,button")) input.disabled = true;
+  }
+  const documents = (schema.properties || {}).documents;
+  if (documents && documents.type === "array") {
+    fields.querySelector(`#${SchemaForm.idOf("documents")}`)
+      .after(uploadControl(task, fields, canAct && Boolean(task.subject_fields)));
+  }
   form.addEventListener("submit", (event) => { event.preventDefault(); submit(form, fields, schema); });
   const title = task.form_schema ? SchemaForm.titleOf(schema, task.form) : t("task.no_form");
   return el("section", { class: "card" }, el("h2", { id: "form-head", text: title }), form);
+}
+
+// Proof documents: pick a file, upload it to the case, and put its reference into the form.
+// The result shows the type, size and a short SHA-256, never the file's name (it may be personal).
+const MEDIA = { "application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG" };
+
+function formatSize(bytes) {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} B`;
+}
+
+function uploadControl(task, fields, enabled) {
+  const limit = Number(root.dataset.maxDocumentBytes || 0);
+  // The native file control's own words follow the browser's language, not the page's, so it
+  // is visually hidden (still focusable, and Space/Enter open the picker) behind a label.
+  const chosen = el("span", { class: "chosen muted", id: "proof-chosen", text: t("task.proof_none") });
+  const input = el("input", { type: "file", id: "proof-file", name: "file", class: "visually-hidden",
+    accept: ".pdf,.jpg,.jpeg,.png,application/pdf,image/jpeg,image/png",
+    "aria-describedby": "proof-chosen proof-file-hint proof-file-error", disabled: !enabled });
+  input.addEventListener("change", () => {
+    const file = input.files[0];
+    chosen.textContent = file ? t("task.proof_chosen", { name: file.name, size: formatSize(file.size) })
+      : t("task.proof_none");
+  });
+  const button = el("button", { type: "button", id: "proof-upload", text: t("task.proof_upload"),
+                                disabled: !enabled });
+  const error = el("p", { class: "field-error", id: "proof-file-error", role: "alert" });
+  const list = el("ul", { class: "uploaded", id: "proof-list", "aria-live": "polite" });
+  const hint = enabled ? t("task.proof_hint", { size: formatSize(limit) })
+    : task.subject_fields ? t("task.readonly") : t("task.proof_no_subject");
+  button.addEventListener("click", async () => {
+    error.textContent = "";
+    input.removeAttribute("aria-invalid");
+    const file = input.files[0];
+    if (!file) {
+      error.textContent = t("task.proof_pick");
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      const doc = await uploadDocument(task.case_id, file);
+      SchemaForm.append(fields, "documents", doc.id);
+      list.append(el("li", { "data-document": doc.id },
+        el("span", { class: "badge status-completed", text: t("task.proof_uploaded") }), " ",
+        el("span", { text: t("task.proof_facts", {
+          type: MEDIA[doc.media_type] || doc.media_type, size: formatSize(doc.size) }) }), " ",
+        el("code", { title: doc.sha256, text: `SHA-256 ${doc.sha256.slice(0, 12)}…` }),
+        doc.warnings && doc.warnings.length
+          ? el("span", { class: "warn", text: ` ${t("task.proof_warning")}` }) : null));
+      input.value = "";
+      chosen.textContent = t("task.proof_none");
+      notify(t("task.proof_done"));
+    } catch (err) {
+      const detail = (err.details || []).find((item) => item.field === "file");
+      error.textContent = err.status === 413 ? t("task.proof_too_large", { size: formatSize(limit) })
+        : translateReason(detail ? detail.reason : err.message);
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return el("div", { class: "field upload", id: "proof-upload-box", role: "group",
+                   "aria-labelledby": "proof-title" },
+    el("span", { class: "upload-title", id: "proof-title", text: t("task.proof_file") }),
+    el("div", { class: "row" }, input,
+      el("label", { for: "proof-file", class: `button file-pick${enabled ? "" : " disabled"}`,
+                    text: t("task.proof_pick_button") }),
+      chosen, button),
+    el("p", { class: "hint", id: "proof-file-hint", text: hint }),
+    error, list);
+}
+
+async function uploadDocument(caseId, file) {
+  const body = new FormData();
+  body.append("file", file, file.name);
+  let reply;
+  try {
+    reply = await fetch(`/api/v1/cases/${caseId}/documents`, {
+      method: "POST", body, credentials: "same-origin", referrerPolicy: "same-origin",
+      headers: { Accept: "application/json", "X-CSRF-Token": DS.csrf },
+    });
+  } catch (err) {
+    throw new ApiError(0, { error: { message: t("error.network") } });
+  }
+  const text = await reply.text();
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (err) { data = null; }
+  if (!reply.ok) throw new ApiError(reply.status, data);
+  return data;
 }
 
 async function submit(form, fields, schema) {
