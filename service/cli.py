@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import importlib
 import os
 import signal
@@ -21,6 +20,7 @@ CLI_MODULES: list[str] = [
     "service.ops.cli",
     "service.audit.cli",
     "service.vault.cli",
+    "service.access.cli",
 ]
 
 DEMO_PASSWORD = "datasteward-demo"  # noqa: S105 - printed for the embedded demo
@@ -73,24 +73,23 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the web service only (gunicorn)")
     serve.add_argument("--workers", type=int, default=2)
     serve.set_defaults(handler=cmd_serve)
-    users = sub.add_parser("users", help="manage users").add_subparsers()
-    create = users.add_parser("create", help="create a user")
-    create.add_argument("username")
-    create.add_argument("--role", action="append", required=True, dest="roles")
-    create.add_argument("--display-name")
-    create.add_argument("--password", help="read from a prompt when omitted")
-    create.set_defaults(handler=cmd_users_create)
-    users.add_parser("list", help="list users and roles").set_defaults(handler=cmd_users_list)
     for module in CLI_MODULES:
         importlib.import_module(module).register(sub)
     return parser
 
 
 def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    from service.db import KeystoreBase, make_engine
     from service.migrations import upgrade
 
     upgrade(settings.database_url)
     print("data database is at the latest schema")
+    keystore = make_engine(settings.keystore_url)
+    try:
+        KeystoreBase.metadata.create_all(keystore)  # key-store tables are only ever added
+    finally:
+        keystore.dispose()
+    print("key store has every table")
     return 0
 
 
@@ -142,45 +141,6 @@ def _create_demo_users(deps) -> None:
                     trained_until=deps.now() + timedelta(days=365),
                 )
         uow.commit()
-
-
-def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
-    from service.access.service import create_user
-    from service.bootstrap import build_deps
-
-    password = args.password or getpass.getpass("password: ")
-    deps = build_deps(settings)
-    with deps.unit_of_work() as uow:
-        user_id = create_user(
-            uow.session,
-            username=args.username,
-            password=password,
-            display_name=args.display_name or args.username,
-            roles=args.roles,
-            now=deps.now(),
-        )
-        uow.commit()
-    print(f"created user {args.username} (id {user_id}) with roles {', '.join(sorted(args.roles))}")
-    return 0
-
-
-def cmd_users_list(_args: argparse.Namespace, settings: Settings) -> int:
-    from sqlalchemy import select
-
-    from service.access.models import User, UserRole
-    from service.bootstrap import build_deps
-
-    deps = build_deps(settings)
-    with deps.unit_of_work() as uow:
-        rows = uow.session.execute(
-            select(User.username, UserRole.role).outerjoin(UserRole).order_by(User.username)
-        ).all()
-    users: dict[str, list[str]] = {}
-    for username, role in rows:
-        users.setdefault(username, []).extend([role] if role else [])
-    for username, roles in users.items():
-        print(f"{username:16} {', '.join(roles)}")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

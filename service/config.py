@@ -62,6 +62,16 @@ class Settings:
     request_working_days: int = 15
     request_ceiling_days: int = 30
     calendar_dir: str = ""
+    # OpenID Connect login (optional): on when the issuer and the client id are set.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_provider_name: str = ""
+    oidc_redirect_uri: str = ""
+    oidc_scopes: str = "openid profile email"
+    oidc_username_claim: str = "preferred_username"
+    oidc_auto_create_users: bool = False
+    oidc_roles_claim: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod

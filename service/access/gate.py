@@ -29,7 +29,7 @@ def authorize(deps: Deps, actor: Actor, rule: str, endpoint: str) -> None:
     if actor.scopes is not None and rule not in actor.scopes:
         raise _refusal(rule, endpoint, f"this token is not scoped for {rule!r}")
     if rule in PERSONAL_DATA_PERMISSIONS and required_courses(actor.roles):
-        with deps.unit_of_work() as uow:
+        with deps.db.read_unit_of_work() as uow:
             lapsed = lapses(uow.session, actor.id, actor.roles, deps.now())
         if lapsed:
             raise _refusal(rule, endpoint, lapsed[0].reason, action="access.training_gate")

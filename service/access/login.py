@@ -33,25 +33,45 @@ def log_in(
             if user is None:
                 raise Unauthenticated("wrong username or password")
             roles = roles_of(uow.session, user.id)
-            check_second_factor(deps, user, roles, totp_code)
+            check_second_factor(deps, uow.session, user, roles, totp_code)
         except DomainError as refusal:
             throttle.note(uow.session, username, addr, now, ok=False)
-            event = Event("auth.login", outcome="refused", reason=refusal.message)
+            event = Event(
+                "auth.login",
+                outcome="refused",
+                reason=refusal.message,
+                detail=_refusal_detail(refusal),
+            )
             record(uow.session, who, event, now)
             uow.commit()
             raise
         throttle.note(uow.session, username, addr, now, ok=True)
-        result = _issue(deps, uow.session, user, roles, anonymous)
+        result = issue_login(deps, uow.session, user, roles, anonymous)
         uow.commit()
     return result
 
 
-def _issue(deps: Deps, session: Any, user: User, roles: frozenset[str], anon: Actor) -> dict:
+def _refusal_detail(refusal: DomainError) -> dict[str, Any] | None:
+    """The machine-readable reasons (e.g. totp: totp_replayed), without any values sent."""
+    reasons = {d["field"]: d["reason"] for d in refusal.details if "field" in d and "reason" in d}
+    return reasons or None
+
+
+def issue_login(
+    deps: Deps,
+    session: Any,
+    user: User,
+    roles: frozenset[str],
+    anon: Actor,
+    method: str = "password",
+) -> dict[str, Any]:
+    """A bearer token for a user whose login checked out, and its audit record."""
     now = deps.now()
     actor = Actor(user.id, user.username, roles, anon.request_id, anon.client_addr)
     ttl = timedelta(hours=deps.settings.token_ttl_hours)
     token, expires_at = issue_token(session, user.id, now, ttl, name="login")
-    record(session, actor, Event("auth.login"), now)
+    detail = None if method == "password" else {"method": method}
+    record(session, actor, Event("auth.login", detail=detail), now)
     return {
         "token": token,
         "expires_at": expires_at.isoformat(),

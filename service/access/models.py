@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -32,6 +33,8 @@ class User(Base):
     # The TOTP secret, encrypted (AES-GCM under a key derived from the secret key).
     totp_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The RFC 6238 time step of the last accepted code: a code is good once.
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class UserRole(Base):

@@ -101,9 +101,14 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "api.complete": "task.work",
     # access (service/api/access.py)
     "access.open_session": PUBLIC,
+    # OpenID Connect login (service/api/oidc.py): the callback checks state, nonce and token
+    "oidc.start": PUBLIC,
+    "oidc.callback": PUBLIC,
     "access.list_users": "users.admin",
     "access.create_user": "users.admin",
     "access.set_user_roles": "users.admin",
+    "access.lock_user": "users.admin",
+    "access.unlock_user": "users.admin",
     "access.record_training": "training.manage",
     "access.training_of": "training.manage",
     "access.my_training": AUTHENTICATED,

@@ -41,6 +41,9 @@ class LoginThrottle(Protocol):
     def note(self, session: Session, username: str, addr: str, now: datetime, ok: bool) -> None:
         """Remember the attempt's outcome."""
 
+    def clear(self, session: Session, username: str) -> None:
+        """Forget the account's failed logins (an administrator unlocked it)."""
+
 
 class DatabaseThrottle:
     def check(self, session: Session, username: str, addr: str, now: datetime) -> None:
@@ -69,6 +72,13 @@ class DatabaseThrottle:
 
     def note(self, session: Session, username: str, addr: str, now: datetime, ok: bool) -> None:
         session.add(LoginAttempt(username=username, client_addr=addr, at=now, succeeded=ok))
+
+    def clear(self, session: Session, username: str) -> None:
+        session.execute(
+            delete(LoginAttempt).where(
+                LoginAttempt.username == username, LoginAttempt.succeeded.is_(False)
+            )
+        )
 
 
 class RedisThrottle:
@@ -99,6 +109,10 @@ class RedisThrottle:
         if int(failures) >= MAX_FAILURES:
             self.redis.set(f"{REDIS_PREFIX}lock:{key}", 1, ex=int(LOCKOUT.total_seconds()))
             self.redis.delete(f"{REDIS_PREFIX}fail:{key}")
+
+    def clear(self, session: Session, username: str) -> None:
+        key = _digest(username)
+        self.redis.delete(f"{REDIS_PREFIX}fail:{key}", f"{REDIS_PREFIX}lock:{key}")
 
 
 def throttle_for(deps: Deps) -> LoginThrottle:

@@ -94,7 +94,9 @@ def record_training(
     with deps.unit_of_work() as uow:
         if uow.session.get(User, user_id) is None:
             raise NotFound(f"no user {user_id}")
-        uow.session.add(_record(user_id, course, completed_at, expires, actor.id, now))
+        # The command line's operator is no user (id 0): nobody to refer to.
+        recorded_by = actor.id or None
+        uow.session.add(_record(user_id, course, completed_at, expires, recorded_by, now))
         detail = {"user_id": user_id, "course": course, "expires_at": expires.isoformat()}
         record(uow.session, actor, Event("training.record", detail=detail), now)
         uow.commit()

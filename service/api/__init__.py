@@ -7,4 +7,5 @@ API_MODULES = [
     "service.api.vault",
     "service.api.access",
     "service.api.requests",
+    "service.api.oidc",
 ]

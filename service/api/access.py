@@ -60,6 +60,18 @@ def set_user_roles(user_id: int):
     return "", 204
 
 
+@access.post("/users/<int:user_id>/lock")
+def lock_user(user_id: int):
+    admin.lock_user(deps(), current_actor(), user_id, required_str(json_body(), "reason", 500))
+    return "", 204
+
+
+@access.post("/users/<int:user_id>/unlock")
+def unlock_user(user_id: int):
+    admin.unlock_user(deps(), current_actor(), user_id)
+    return "", 204
+
+
 @access.post("/users/<int:user_id>/training")
 def record_training(user_id: int):
     body = json_body()
@@ -201,6 +213,16 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/users/{user_id}/roles": {
         "put": _user("Replace a user's roles and scopes (admin)", body=obj(roles=LIST), ok=204)
+    },
+    "/api/v1/users/{user_id}/lock": {
+        "post": _user(
+            "Lock an account: no logins, its tokens revoked (admin)",
+            body=obj(reason=STR),
+            ok=204,
+        )
+    },
+    "/api/v1/users/{user_id}/unlock": {
+        "post": _user("Unlock an account and clear its failed-login lockout (admin)", ok=204)
     },
     "/api/v1/users/{user_id}/training": {
         "get": _user("A user's training records"),

@@ -49,7 +49,7 @@ def _authenticate() -> Actor:
     if not token:
         token = _session_token()
     d = deps()
-    with d.unit_of_work() as uow:
+    with d.db.read_unit_of_work() as uow:
         actor = actor_for_token(uow.session, token, d.now())
     return replace(actor, request_id=g.request_id, client_addr=request.remote_addr)
 

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.access.models import User
+from service.access.scope import out_of_scope_reason
 from service.access.service import REVIEW_ROLES, Actor
 from service.cases.models import Case, Task
 from service.definitions.models import ProcedureVersion
@@ -86,20 +86,6 @@ def _has_decision(schema: dict[str, Any]) -> bool:
 
 def check_scope(session: Session, actor: Actor, role: str, case: Case) -> None:
     """A role held for one department or branch acts only on that one's cases."""
-    scope = actor.scope_of(role)
-    if scope.department is None and scope.branch is None:
-        return
-    if actor.break_glass_id is not None:
-        return
-    starter = session.execute(
-        select(User.department, User.branch).where(User.id == case.started_by)
-    ).one()
-    if scope.branch is not None and starter.branch != scope.branch:
-        raise Forbidden(
-            f"this case belongs to another branch; your {role} role covers branch {scope.branch!r}"
-        )
-    if scope.department is not None and starter.department != scope.department:
-        raise Forbidden(
-            f"this case belongs to another department; your {role} role covers "
-            f"department {scope.department!r}"
-        )
+    reason = out_of_scope_reason(actor, role, case.department, case.branch)
+    if reason is not None:
+        raise Forbidden(reason)

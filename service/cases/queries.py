@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service.access.scope import out_of_scope_reason
 from service.access.service import REVIEW_ROLES, Actor
 from service.audit.service import Event, case_history, record
 from service.cases import duties
@@ -62,10 +63,13 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
         if case is None:
             raise NotFound(f"no case {case_id}")
         lanes = set(uow.session.scalars(select(Task.lane).where(Task.case_id == case_id)))
-        if not (
-            case.started_by == actor.id or lanes & actor.roles or actor.roles & OVERSIGHT_ROLES
-        ):
-            raise Forbidden("you have no role in this case")
+        if not (case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES):
+            held = sorted(lanes & actor.roles)
+            if not held:
+                raise Forbidden("you have no role in this case")
+            reasons = [out_of_scope_reason(actor, r, case.department, case.branch) for r in held]
+            if all(reasons):
+                raise Forbidden(str(reasons[0]))
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         view = case_summary(uow.session, case)
         view["version_hash"] = version.content_hash
@@ -78,9 +82,13 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
 
 
 def _check_can_see(actor: Actor, lane: str, case: Case) -> None:
-    if lane in actor.roles or case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES:
+    if case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES:
         return
-    raise Forbidden("this task belongs to a role you do not hold")
+    if lane not in actor.roles:
+        raise Forbidden("this task belongs to a role you do not hold")
+    reason = out_of_scope_reason(actor, lane, case.department, case.branch)
+    if reason is not None:
+        raise Forbidden(reason)
 
 
 def _subject_view(

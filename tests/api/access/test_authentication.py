@@ -142,6 +142,7 @@ def test_totp_once_enabled_is_required_at_login(api, client, deps, clock):
     assert missing.status_code == 401 and "TOTP" in missing.get_json()["error"]["message"]
     wrong = client.post(session_login, json=body | {"totp": "123456"})
     assert wrong.status_code == 401
+    clock.advance(seconds=30)  # the confirming code is used up; the next one logs in
     ok = client.post(session_login, json=body | {"totp": totp.at(clock())})
     assert ok.status_code == 200
 

@@ -166,3 +166,46 @@ def test_an_endpoint_without_a_rule_is_refused_and_the_refusal_audited(app, deps
 def test_authenticated_rules_do_not_need_a_permission():
     assert allows(set(), AUTHENTICATED)
     assert not allows(set(), "users.admin")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_every_task_endpoint_refuses_a_reviewer_of_another_branch(app, deps, tokens, api):
+    """Wrong branch, per route: every endpoint that acts on a task (any with a task_id and a
+    write method) refuses a reviewer scoped to another branch and changes nothing; claim and
+    complete say why and are audited. The task list does not show the task at all."""
+    from tests.api.conftest import CONSENT, VALID_FORM
+
+    desk = api("frontdesk")
+    case = desk.start()
+    desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
+    desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM)
+    task_id = desk.task_of(case["id"], "review")
+    client, token = app.test_client(), tokens("branch_reviewer")
+    wrong = []
+    routes = [(r, m) for r, m in _routes(app) if "task_id" in r.arguments and m != "GET"]
+    assert routes, "the route table has no task endpoints"
+    for rule, method in routes:
+        path = rule.build({"task_id": task_id}, append_unknown=False)[1]
+        body = {"data": {"decision": "approve", "comment": "looks right"}}
+        reply = client.open(
+            path, method=method, headers={"Authorization": f"Bearer {token}"}, json=body
+        )
+        if reply.status_code not in (403, 409):
+            wrong.append((method, rule.rule, reply.status_code))
+        elif (
+            reply.status_code == 403
+            and "another branch" not in reply.get_json()["error"]["message"]
+        ):
+            wrong.append((method, rule.rule, reply.get_json()["error"]["message"]))
+    listed = _send(client, "GET", "/api/v1/tasks?scope=all", token).get_json()["tasks"]
+    assert wrong == [] and task_id not in {t["id"] for t in listed}
+    with deps.unit_of_work() as uow:
+        audited = set(
+            uow.session.scalars(
+                select(AuditRecord.action).where(
+                    AuditRecord.task_id == task_id, AuditRecord.outcome == "refused"
+                )
+            )
+        )
+    assert {"task.claim", "task.complete"} <= audited
+    assert desk.get(f"/api/v1/cases/{case['id']}").body["tasks"][0]["status"] == "open"

@@ -96,7 +96,9 @@ def test_a_reviewer_scoped_to_one_branch_cannot_act_on_another_branchs_case(api,
     south_case = _collected(api("frontdesk"))
     north_case = _collected(api("north_desk"))
     reviewer = api("north_reviewer")
-    refused = reviewer.post(f"/api/v1/tasks/{reviewer.task_of(south_case, 'review')}/claim")
+    # Its task id as someone else would pass it on: the case itself is out of sight.
+    assert reviewer.get(f"/api/v1/cases/{south_case}").status == 403
+    refused = reviewer.post(f"/api/v1/tasks/{api('frontdesk').task_of(south_case, 'review')}/claim")
     assert refused.status == 403 and "another branch" in refused.body["error"]["message"]
     allowed = reviewer.post(f"/api/v1/tasks/{reviewer.task_of(north_case, 'review')}/claim")
     assert allowed.status == 200
@@ -106,7 +108,7 @@ def test_break_glass_needs_a_reason_expires_and_every_use_is_flagged(api, deps, 
     _add_user(deps, "north_reviewer", ["reviewer"], scope_branch="north")
     south_case = _collected(api("frontdesk"))
     reviewer = api("north_reviewer")
-    review = reviewer.task_of(south_case, "review")
+    review = api("frontdesk").task_of(south_case, "review")
     no_reason = reviewer.post("/api/v1/break-glass", {"reason": "x", "minutes": 30})
     assert no_reason.status == 422
     opened = reviewer.post(

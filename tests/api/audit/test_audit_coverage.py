@@ -47,9 +47,13 @@ EXPECTED: dict[str, str] = {
     "audit.consistency_proof": NOT_AUDITED("hashes only"),
     # access
     "access.open_session": "auth.login",
+    "oidc.start": NOT_AUDITED("a redirect to the identity provider; the callback is audited"),
+    "oidc.callback": "auth.login",
     "access.list_users": NOT_AUDITED("staff directory for admins, no customer data"),
     "access.create_user": "user.create",
     "access.set_user_roles": "user.roles",
+    "access.lock_user": "user.lock",
+    "access.unlock_user": "user.unlock",
     "access.record_training": "training.record",
     "access.training_of": NOT_AUDITED("training dates of one staff member"),
     "access.my_training": NOT_AUDITED("the caller's own training dates"),
