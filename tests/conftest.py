@@ -120,7 +120,8 @@ def _truncate_postgres(urls: tuple[str, str]) -> None:
     engine.dispose()
     keystore = create_engine(urls[1])
     with keystore.begin() as conn:
-        conn.execute(text("TRUNCATE data_keys"))
+        keystore_tables = ", ".join(t.name for t in KeystoreBase.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {keystore_tables}"))
     keystore.dispose()
 
 

@@ -54,7 +54,8 @@ _MULTIPART = {
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/cases/{case_id}/documents": {
         "post": op(
-            "Attach a proof document (PDF, JPEG or PNG) to the case's subject",
+            "Attach a proof document (PDF, JPEG or PNG) to a running case; held under the "
+            "case's key until the case knows its subject",
             ok=201,
             errors=(401, 403, 404, 409, 413, 422),
         )

@@ -15,6 +15,7 @@ from service.clock import aware
 from service.definitions.models import ProcedureVersion
 from service.deps import Deps
 from service.errors import Conflict, Invalid
+from service.vault import proofs
 from service.vault import service as vault
 from service.vault.changes import PendingChange
 
@@ -43,6 +44,7 @@ def withdraw_case(deps: Deps, actor: Actor, case_id: str, reason: str) -> dict[s
         uow.session.execute(delete(PendingChange).where(PendingChange.case_id == case_id))
         if case.subject:
             vault.discard_draft(uow, case.subject)
+        proofs.destroy_case_documents(uow, deps, actor, case, now)
         case.status, case.outcome, case.completed_at = "completed", "withdrawn", now
         record(uow.session, actor, _event("case.withdraw", case, version, reason=reason[:500]), now)
         summary = case_summary(uow.session, case)

@@ -9,7 +9,9 @@ Three kinds of field, marked in the form's JSON Schema:
 - ``x-personal`` fields named ``new_*`` of a change request are the values
   the customer asks for, sealed under the subject's key until approved.
 
-The workflow only ever sees the pseudonym.
+The workflow only ever sees the pseudonym. Proof documents uploaded before the
+case knew its subject move under the subject's key when the form naming it is
+sent (those it lists; the others are destroyed).
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service.access.service import SYSTEM, Actor
 from service.cases.forms import split_fields
 from service.cases.models import Case
 from service.db import UnitOfWork
 from service.deps import Deps
 from service.errors import Conflict, Invalid
-from service.vault import changes
+from service.vault import changes, proofs
 from service.vault import service as vault
-from service.vault.models import SubjectDocument
+from service.vault.models import CaseDocument, SubjectDocument
 
 
 def take_personal_data(
@@ -36,10 +39,17 @@ def take_personal_data(
     schema: dict[str, Any],
     data: dict[str, Any],
     now: datetime,
+    actor: Actor = SYSTEM,
 ) -> dict[str, Any]:
-    """Move the form's personal values into the vault; returns what the workflow may keep."""
+    """Move the form's personal values into the vault; returns what the workflow may keep.
+
+    ``actor`` (who sent the form) is named in the audit records of the proof
+    documents that move under the subject's key.
+    """
     task_data, personal, lookup = split_fields(schema, data)
-    _check_documents(uow, case, data.get("documents") or [])
+    documents = data.get("documents") or []
+    _check_documents(uow, case, documents)
+    known_before = case.subject
     if lookup:
         case.subject = _resolve(uow, deps, case, lookup)
     changed = {k: v for k, v in personal.items() if k.startswith(changes.NEW_PREFIX)}
@@ -54,6 +64,9 @@ def take_personal_data(
         case.subject = _store_record(uow, deps, case, record, now)
     if case.subject:
         task_data["subject"] = case.subject
+    if case.subject and not known_before:
+        # Proof filed with the request itself was held by the case's key until now.
+        proofs.settle_documents(uow, deps, case, documents, now, actor)
     return task_data
 
 
@@ -88,13 +101,13 @@ def _check_documents(uow: UnitOfWork, case: Case, document_ids: list[str]) -> No
     """Proof documents named in a form must have been uploaded to this very case."""
     if not document_ids:
         return
-    known = set(
-        uow.session.scalars(
-            select(SubjectDocument.id).where(
-                SubjectDocument.case_id == case.id, SubjectDocument.id.in_(document_ids)
-            )
+    known = {
+        found
+        for table in (SubjectDocument, CaseDocument)
+        for found in uow.session.scalars(
+            select(table.id).where(table.case_id == case.id, table.id.in_(document_ids))
         )
-    )
+    }
     missing = [d for d in document_ids if d not in known]
     if missing:
         raise Invalid.field("documents", f"not uploaded to this case: {missing}")

@@ -59,6 +59,21 @@ class DataKey(KeystoreBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class CaseKey(KeystoreBase):
+    """A running case's document key, for proof documents uploaded before its subject is known.
+
+    Destroyed once the documents move under the subject's key, or when the case
+    ends without a subject.
+    """
+
+    __tablename__ = "case_keys"
+
+    case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kek_version: Mapped[int]
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class SubjectDocument(Base):
     """A proof document: its ciphertext lives in the file store under ``storage_key``."""
 
@@ -68,6 +83,26 @@ class SubjectDocument(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     subject: Mapped[str] = mapped_column(ForeignKey("subjects.pseudonym", ondelete="CASCADE"))
     case_id: Mapped[str | None] = mapped_column(String(36))
+    media_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(128))
+    uploaded_by: Mapped[int | None]
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaseDocument(Base):
+    """A proof document uploaded before its case knew its subject, held by the case's key.
+
+    It becomes a SubjectDocument (same id) when the form naming the subject
+    lists it, and is destroyed otherwise.
+    """
+
+    __tablename__ = "case_documents"
+    __table_args__ = (Index("ix_case_documents_case_id", "case_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(36))
     media_type: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))

@@ -8,7 +8,7 @@ by "not yet on the target version", so a resumed batch never re-wraps twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from service.audit.service import Event, record
 from service.deps import Deps
 from service.errors import Conflict
 from service.vault.keyring import Keyring, load_keyring_file, save_keyring_file
-from service.vault.models import DataKey, KeyRotation
+from service.vault.models import CaseKey, DataKey, KeyRotation
 
 Progress = Callable[[int, int], None]
 
@@ -40,6 +40,9 @@ def rotate_keys(
     keyring = _keyring_with_target(deps, path, rotation_id)
     while _rewrap_batch(deps, keyring, rotation_id, batch_size, progress):
         pass
+    # Case keys hold proof documents of cases that do not know their subject yet: few, short-lived.
+    while _rewrap_batch(deps, keyring, rotation_id, batch_size, progress, model=CaseKey):
+        pass
     return _finish(deps, actor, rotation_id, resumed)
 
 
@@ -50,8 +53,15 @@ def retire_version(deps: Deps, actor: Actor, version: int) -> None:
         in_use = uow.keystore.scalar(
             select(func.count()).select_from(DataKey).where(DataKey.kek_version == version)
         )
+        in_use_by_cases = uow.keystore.scalar(
+            select(func.count()).select_from(CaseKey).where(CaseKey.kek_version == version)
+        )
         if in_use:
             raise Conflict(f"{in_use} data keys are still wrapped under version {version}")
+        if in_use_by_cases:
+            raise Conflict(
+                f"{in_use_by_cases} case document keys are still wrapped under version {version}"
+            )
         keyring, _warnings = load_keyring_file(path)
         save_keyring_file(path, keyring.without_version(version))
         record(
@@ -103,7 +113,10 @@ def _start_or_resume(deps: Deps, actor: Actor, path: Path) -> tuple[int, bool]:
             return rotation.id, True
         keyring, _warnings = load_keyring_file(path)
         target = max(keyring.versions) + 1
-        total = uow.keystore.scalar(select(func.count()).select_from(DataKey)) or 0
+        total = sum(
+            uow.keystore.scalar(select(func.count()).select_from(model)) or 0
+            for model in (DataKey, CaseKey)
+        )
         # The row first: a crash before the keyring file is saved resumes to the same version.
         rotation = KeyRotation(
             target_version=target, started_at=deps.now(), rewrapped=0, total=total
@@ -134,14 +147,20 @@ def _keyring_with_target(deps: Deps, path: Path, rotation_id: int) -> Keyring:
 
 
 def _rewrap_batch(
-    deps: Deps, keyring: Keyring, rotation_id: int, batch_size: int, progress: Progress | None
+    deps: Deps,
+    keyring: Keyring,
+    rotation_id: int,
+    batch_size: int,
+    progress: Progress | None,
+    model: type[DataKey] | type[CaseKey] = DataKey,
 ) -> int:
+    order = DataKey.subject if model is DataKey else CaseKey.case_id
     with deps.unit_of_work() as uow:
         rotation = uow.session.get_one(KeyRotation, rotation_id)
-        rows = uow.keystore.scalars(
-            select(DataKey)
-            .where(DataKey.kek_version != rotation.target_version)
-            .order_by(DataKey.subject)
+        rows: Sequence[DataKey | CaseKey] = uow.keystore.scalars(  # type: ignore[assignment]
+            select(model)
+            .where(model.kek_version != rotation.target_version)
+            .order_by(order)
             .limit(batch_size)
             .with_for_update()
         ).all()

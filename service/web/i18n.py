@@ -92,9 +92,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "PDF、JPEG 或 PNG 文件,不超过 {size}。上传后材料编号自动填入表单。",
         "A PDF, JPEG or PNG file of at most {size}. Its reference is put into the form.",
     ),
-    "task.proof_no_subject": (
-        "识别客户后才能上传证明材料(提交本表后,审核人要求补充材料时上传)",
-        "Proof can be uploaded once the customer is identified (when the reviewer asks for it)",
+    "task.proof_before_subject": (
+        "提交本表并识别客户后,材料归入该客户档案;未列在表单中的材料将被删除。",
+        "When this form identifies the customer, the documents it lists join their record; "
+        "documents not listed are deleted.",
     ),
     "task.proof_pick": ("请先选择文件", "Choose a file first"),
     "task.proof_pick_button": ("选择文件…", "Choose a file…"),
@@ -365,6 +366,10 @@ TERMS: dict[str, tuple[str, str]] = {
     "action.task.complete": ("完成任务", "Task completed"),
     "action.subject.read": ("查看客户信息", "Customer data read"),
     "action.subject.enter": ("录入系统", "Entered into the system"),
+    "action.document.upload": ("上传证明材料", "Proof document uploaded"),
+    "action.document.read": ("查看证明材料", "Proof document read"),
+    "action.document.rekey": ("证明材料归入客户档案", "Proof moved to the customer's record"),
+    "action.document.destroy": ("销毁证明材料", "Proof documents destroyed"),
 }
 
 

@@ -39,7 +39,7 @@ WORDS = {
         "wrong_format": "格式不正确",
         "remove_2": "删除 材料编号 2",
         "requested": "姓名、手机号码、联系地址",
-        "no_subject": "识别客户后才能上传",
+        "before_subject": "未列在表单中的材料将被删除",
     },
     "en": {
         "lang": "en",
@@ -60,7 +60,7 @@ WORDS = {
         "wrong_format": "Wrong format",
         "remove_2": "Remove Document id 2",
         "requested": "Name, Mobile number, Address",
-        "no_subject": "once the customer is identified",
+        "before_subject": "documents not listed are deleted",
     },
 }
 LANGS = pytest.mark.parametrize("lang", ["zh-CN", "en"])
@@ -152,9 +152,9 @@ def _file_change_request(desk, words):
     page.locator("#complete-button").click()
     expect(page.locator("#field-new_name-error")).to_contain_text(words["one_of"])
     page.locator("#field-new_mobile").fill("13900001111")
-    # No customer is identified before this form is sent, so nothing can be attached yet.
-    expect(page.locator("#proof-file")).to_be_disabled()
-    expect(page.locator("#proof-file-hint")).to_contain_text(words["no_subject"])
+    # No customer is identified before this form is sent: proof can be attached all the same.
+    expect(page.locator("#proof-file")).to_be_enabled()
+    expect(page.locator("#proof-file-hint")).to_contain_text(words["before_subject"])
     desk.shot(f"change-request-{SUFFIX[words['lang']]}")
     page.locator("#complete-button").click()
     expect(page.locator("#task-done")).to_be_visible()

@@ -127,3 +127,22 @@ def test_keys_rotate_command_shows_progress_and_records_the_rotation(deps, setti
         timeout=60,
     )
     assert '"2": 30' in status.stdout
+
+
+def test_case_document_keys_are_rewrapped_and_hold_their_kek_version_until_then(deps):
+    from service.vault.case_documents import case_key_for_upload
+    from service.vault.models import CaseKey
+
+    _many_subjects(deps, 2)
+    with deps.unit_of_work() as uow:
+        case_key = case_key_for_upload(uow, deps.keys, "case-waiting-for-subject", deps.now())
+        uow.commit()
+    with pytest.raises(Conflict):
+        retire_version(deps, SYSTEM, 1)
+    result = rotate_keys(deps, SYSTEM, batch_size=10)
+    assert result.rewrapped == 3
+    retire_version(deps, SYSTEM, 1)
+    with deps.unit_of_work() as uow:
+        stored = uow.keystore.get_one(CaseKey, "case-waiting-for-subject")
+        assert stored.kek_version == 2
+        assert deps.keys.keyring.unwrap(stored.kek_version, stored.wrapped_key) == case_key

@@ -80,9 +80,11 @@ function formatTime(iso) {
   });
 }
 
-function notify(message) {
+// A passing message; kind "warn" for one that asks the user to do something.
+function notify(message, kind = "ok") {
   const box = document.getElementById("notice");
   box.textContent = message;
+  box.classList.toggle("warn", kind === "warn");
   box.hidden = false;
   clearTimeout(notify.timer);
   notify.timer = setTimeout(() => { box.hidden = true; }, 6000);

@@ -84,7 +84,7 @@ function formSection(task) {
   const documents = (schema.properties || {}).documents;
   if (documents && documents.type === "array") {
     fields.querySelector(`#${SchemaForm.idOf("documents")}`)
-      .after(uploadControl(task, fields, canAct && Boolean(task.subject_fields)));
+      .after(uploadControl(task, fields, canAct));
   }
   form.addEventListener("submit", (event) => { event.preventDefault(); submit(form, fields, schema); });
   const title = task.form_schema ? SchemaForm.titleOf(schema, task.form) : t("task.no_form");
@@ -118,8 +118,10 @@ function uploadControl(task, fields, enabled) {
                                 disabled: !enabled });
   const error = el("p", { class: "field-error", id: "proof-file-error", role: "alert" });
   const list = el("ul", { class: "uploaded", id: "proof-list", "aria-live": "polite" });
-  const hint = enabled ? t("task.proof_hint", { size: formatSize(limit) })
-    : task.subject_fields ? t("task.readonly") : t("task.proof_no_subject");
+  // Before the customer is identified, the case keeps the documents under its own key.
+  const hint = !enabled ? t("task.readonly")
+    : [t("task.proof_hint", { size: formatSize(limit) }),
+       task.subject_fields ? "" : t("task.proof_before_subject")].filter(Boolean).join(" ");
   button.addEventListener("click", async () => {
     error.textContent = "";
     input.removeAttribute("aria-invalid");
@@ -190,7 +192,7 @@ async function submit(form, fields, schema) {
   const problems = SchemaForm.validate(schema, data);
   if (Object.keys(problems).length) {
     SchemaForm.showErrors(fields, problems);
-    notify(t("task.fix_errors"));
+    notify(t("task.fix_errors"), "warn");
     return;
   }
   const button = form.querySelector("#complete-button");
@@ -204,7 +206,7 @@ async function submit(form, fields, schema) {
     if (err.status === 422) {
       const unplaced = SchemaForm.showErrors(fields, SchemaForm.serverErrors(err.details));
       if (unplaced.length) showError(Object.assign(err, { message: unplaced.join("; ") }));
-      else notify(t("task.fix_errors"));
+      else notify(t("task.fix_errors"), "warn");
     } else showError(err);
   }
 }
