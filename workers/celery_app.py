@@ -58,6 +58,10 @@ def make_celery(settings: Settings) -> Celery:
                 "task": "datasteward.audit.archive",
                 "schedule": crontab(hour=2, minute=17),
             },
+            "resume-stalled-deletions": {
+                "task": "datasteward.deletion.resume_stalled",
+                "schedule": 300.0,
+            },
             "release-expired-holds": {
                 "task": "datasteward.deletion.release_expired_holds",
                 "schedule": 3600.0,

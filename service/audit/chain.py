@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 GENESIS = bytes(32)
 
@@ -81,6 +82,11 @@ def canonical_json(record: Mapping[str, object]) -> bytes:
     return _encode(record).encode("utf-8")
 
 
+def canonical_text(value: object) -> str:
+    """`canonical_json` of any JSON value, as text (what JSON columns store)."""
+    return _encode(value)
+
+
 def record_digest(canonical: bytes) -> bytes:
     return hashlib.sha256(canonical).digest()
 
@@ -129,7 +135,45 @@ def verify_chain(
     return ChainReport(True, expected - start_seq)
 
 
-def _sequence_break(seq: object, expected: int, checked: int, rest: Iterator[Entry]) -> ChainReport:
+EncodedEntry = tuple[int, bytes, bytes]
+
+
+def verify_encoded_chain(
+    records: Iterable[EncodedEntry],
+    start_prev: bytes = GENESIS,
+    start_seq: int = 1,
+    recheck: Callable[[int], bytes | None] | None = None,
+) -> ChainReport:
+    """`verify_chain` over records already encoded: ``(seq, canonical_bytes, stored_hash)``.
+
+    The caller may encode quickly and loosely; when a record's bytes do not
+    hash to its stored hash, ``recheck(seq)`` gives the strict canonical
+    bytes (or None when the record cannot be encoded) and only a mismatch of
+    those is a break. A loose encoding that matches is as good as the strict
+    one: equal bytes under SHA-256 mean the same JSON, so the same values.
+    """
+    entries = iter(records)
+    prev, expected = start_prev, start_seq
+    sha256 = hashlib.sha256  # bound once: this loop is the hot path
+    for seq, canonical, stored_hash in entries:
+        if seq != expected:
+            return _sequence_break(seq, expected, expected - start_seq, entries)
+        if sha256(prev + sha256(canonical).digest()).digest() != stored_hash:
+            strict = recheck(seq) if recheck is not None else canonical
+            if strict is None:
+                reason = f"record {seq} is not canonical JSON"
+                return ChainReport(False, expected - start_seq, seq, reason)
+            if chain_hash(prev, strict) != stored_hash:
+                reason = f"hash mismatch at seq {seq}: record changed"
+                return ChainReport(False, expected - start_seq, seq, reason)
+        prev = stored_hash
+        expected += 1
+    return ChainReport(True, expected - start_seq)
+
+
+def _sequence_break(
+    seq: object, expected: int, checked: int, rest: Iterator[tuple[Any, ...]]
+) -> ChainReport:
     if not isinstance(seq, int) or isinstance(seq, bool):
         return ChainReport(False, checked, expected, f"record after seq {expected - 1} has no seq")
     if seq == expected - 1:
@@ -141,7 +185,9 @@ def _sequence_break(seq: object, expected: int, checked: int, rest: Iterator[Ent
     return _gap_or_swap(seq, expected, checked, rest)
 
 
-def _gap_or_swap(seq: int, expected: int, checked: int, rest: Iterator[Entry]) -> ChainReport:
+def _gap_or_swap(
+    seq: int, expected: int, checked: int, rest: Iterator[tuple[Any, ...]]
+) -> ChainReport:
     # A jump ahead is a removal unless the skipped seq turns up right after,
     # which means two neighbours traded places. A record moved further away
     # is reported as missing where it belongs: still the right place to look.

@@ -262,6 +262,30 @@ class MerkleAccumulator:
         self._subtree_roots.append(node)
         self._size += 1
 
+    def extend(self, leaf_hashes: Sequence[bytes]) -> None:
+        """Append many leaves: the same tree as `append` one by one, in fewer Python steps.
+
+        The leaves go in as perfect subtrees, each as large as both the leaves
+        left and the alignment of the current size allow, so most inner nodes
+        are hashed level by level in `_parent_level`'s comprehension.
+        """
+        start, count = 0, len(leaf_hashes)
+        while start < count:
+            aligned = self._size & -self._size or 1 << count.bit_length()
+            height = min(aligned, 1 << (count - start).bit_length() - 1).bit_length() - 1
+            self._push(tree_root(leaf_hashes[start : start + (1 << height)]), height)
+            start += 1 << height
+
+    def _push(self, node: bytes, height: int) -> None:
+        # Like `append`, one level up per trailing 1 bit, but for a perfect
+        # subtree of 2**height leaves added at a size that is a multiple of it.
+        size = self._size >> height
+        while size & 1:
+            node = node_hash(self._subtree_roots.pop(), node)
+            size >>= 1
+        self._subtree_roots.append(node)
+        self._size += 1 << height
+
     def root(self) -> bytes:
         if not self._subtree_roots:
             return EMPTY_ROOT

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import JSON, Insert, Table, Text, bindparam, cast, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from service.access.service import Actor
-from service.audit.chain import GENESIS, canonical_json, chain_hash
+from service.audit.chain import GENESIS, canonical_json, canonical_text, chain_hash
 from service.audit.log import HASHED_COLUMNS, fields_from_values
 from service.audit.models import AuditHead, AuditRecord
 from service.errors import Forbidden
@@ -48,15 +49,46 @@ class Event:
     detail_enc: bytes | None = None
 
 
+# Key of the session's list of (action, outcome, procedure) appended in its open
+# transaction; read by whoever counts committed operations (the metrics).
+APPENDED = "audit.appended"
+
+
 def record(session: Session, actor: Actor, event: Event, now: datetime) -> int:
     """Append one record in the caller's transaction; returns its sequence number.
 
     Three Core statements (lock the head, insert, move the head): no ORM
     objects on this path, which every operation of the service takes.
     """
+    return record_many(session, actor, [event], now)[0]
+
+
+def record_many(session: Session, actor: Actor, events: list[Event], now: datetime) -> list[int]:
+    """Append several records in order in the caller's transaction; their sequence numbers.
+
+    Still three statements however many records (a batch job's events):
+    the head is locked and moved once.
+    """
+    if not events:
+        return []
     seq, prev_hash = _locked_head(session)
-    seq += 1
-    values = {
+    rows = []
+    for event in events:
+        seq += 1
+        values = _values(seq, actor, event, now)
+        hashed = fields_from_values([values[name] for name in HASHED_COLUMNS])
+        prev_hash = values["hash"] = chain_hash(prev_hash, canonical_json(hashed))
+        rows.append(values)
+    insert_records(session.connection(), rows)
+    session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=seq, hash=prev_hash))
+    session.info.setdefault(APPENDED, []).extend(
+        (row["action"], row["outcome"], row["procedure"]) for row in rows
+    )
+    return [row["seq"] for row in rows]
+
+
+def _values(seq: int, actor: Actor, event: Event, now: datetime) -> dict[str, Any]:
+    return {
         "seq": seq,
         "at": now,
         "actor_id": actor.id or None,
@@ -78,11 +110,42 @@ def record(session: Session, actor: Actor, event: Event, now: datetime) -> int:
         "detail": event.detail,
         "detail_enc": event.detail_enc,
     }
-    hashed = fields_from_values([values[name] for name in HASHED_COLUMNS])
-    values["hash"] = chain_hash(prev_hash, canonical_json(hashed))
-    session.execute(insert(_RECORDS), values)
-    session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=seq, hash=values["hash"]))
-    return seq
+
+
+_JSON_COLUMNS = ("fields", "detail")
+_INSERTS: dict[str, Insert] = {}
+
+
+def insert_records(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert audit rows with their JSON columns stored as canonical JSON text.
+
+    Stored canonically, a JSON column reads back as exactly the bytes the
+    record hashed, so verification on PostgreSQL can let the server render
+    each record (`service.audit.stream`) instead of re-encoding it here.
+    """
+    if not rows:
+        return
+    dialect = connection.dialect.name
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        statement = _INSERTS[dialect] = _insert_statement(dialect)
+    connection.execute(statement, [_with_json_text(row) for row in rows])
+
+
+def _insert_statement(dialect: str) -> Insert:
+    # SQLite keeps JSON as text already; PostgreSQL keeps a json value's text verbatim.
+    def text_of(name: str) -> Any:
+        parameter = bindparam(f"{name}_json", type_=Text)
+        return cast(parameter, JSON) if dialect == "postgresql" else parameter
+
+    return insert(_RECORDS).values({name: text_of(name) for name in _JSON_COLUMNS})
+
+
+def _with_json_text(row: dict[str, Any]) -> dict[str, Any]:
+    values = {key: value for key, value in row.items() if key not in _JSON_COLUMNS}
+    for name in _JSON_COLUMNS:
+        values[f"{name}_json"] = canonical_text(row.get(name))
+    return values
 
 
 def hashed_fields(row: AuditRecord) -> dict[str, Any]:

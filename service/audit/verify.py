@@ -1,7 +1,8 @@
 """Verifying the live log: chain, checkpoints, and the tail.
 
 One pass in seq order: each record's chain hash is recomputed from its fields
-(a change, removal, insertion or reordering breaks it at that record), its
+(read as canonical bytes by `service.audit.stream`; a change, removal,
+insertion or reordering breaks it at that record), its
 leaf feeds a Merkle accumulator, and each checkpoint's root is compared when
 the accumulator reaches its size (a chain rewritten from some record on
 differs from the signed root). Finally the tail is checked against the chain
@@ -20,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from service.access.service import Actor
 from service.audit import merkle
-from service.audit.chain import GENESIS, verify_chain
+from service.audit.chain import GENESIS, verify_encoded_chain
 from service.audit.checkpoint import TreeHead, verify_tree_head
-from service.audit.log import BATCH, head_seq, iter_entries, pruned_hashes
+from service.audit.log import BATCH, head_seq, pruned_hashes
 from service.audit.models import AuditCheckpoint
 from service.audit.service import Event, record
+from service.audit.stream import StrictEncoding, iter_encoded
 from service.deps import Deps
 from service.signing import SigningKeyMissing, load_signing_key
 
@@ -108,49 +110,77 @@ class _Walk:
     def add_pruned(self, hashes: list[tuple[int, bytes]]) -> None:
         # Pruned records' contents are in the archive (verify-archive); here
         # only their order and their place in the checkpoints can be checked.
-        for seq, stored in hashes:
-            if seq != self.prev_seq + 1:
-                self.report.fail(self.prev_seq + 1, f"pruned record {self.prev_seq + 1} missing")
+        for count, (seq, _) in enumerate(hashes):
+            if seq != self.prev_seq + count + 1:
+                self._leaves(hashes[:count])
+                missing = self.prev_seq + 1
+                self.report.fail(missing, f"pruned record {missing} missing")
                 return
-            self._leaf(seq, stored)
+        self._leaves(hashes)
         self.report.pruned = len(hashes)
 
     def add_live(self, session: Session) -> None:
-        batch: list[tuple[int, dict[str, Any], bytes]] = []
-        for entry in iter_entries(session, after_seq=0):
+        batch: list[tuple[int, bytes, bytes]] = []
+        strict = StrictEncoding(session)
+        # From the start, not after the pruned records: a live row under a
+        # pruned seq is an insertion the chain must report.
+        for entry in iter_encoded(session, after_seq=0):
             batch.append(entry)
             if len(batch) == BATCH:
-                if not self._check_batch(batch):
+                if not self._check_batch(batch, strict):
                     return
                 batch = []
         if batch:
-            self._check_batch(batch)
+            self._check_batch(batch, strict)
 
-    def _check_batch(self, batch: list[tuple[int, dict[str, Any], bytes]]) -> bool:
-        chain = verify_chain(batch, self.prev_hash, self.prev_seq + 1)
-        for seq, _, stored in batch[: chain.checked]:
-            if not self._leaf(seq, stored):
-                return False
+    def _check_batch(self, batch: list[tuple[int, bytes, bytes]], strict: StrictEncoding) -> bool:
+        chain = verify_encoded_chain(
+            batch,
+            self.prev_hash,
+            self.prev_seq + 1,
+            recheck=strict,
+        )
+        if not self._leaves([(seq, stored) for seq, _, stored in batch[: chain.checked]]):
+            return False
         self.report.records += chain.checked
         if not chain.ok:
             self.report.fail(chain.first_bad_seq, chain.reason or "chain broken")
         return chain.ok
 
-    def _leaf(self, seq: int, stored: bytes) -> bool:
-        self.accumulator.append(merkle.leaf_hash(stored))
-        self.prev_seq, self.prev_hash = seq, stored
-        while self.pending and self.pending[0].tree_size == seq:
+    def _leaves(self, hashes: list[tuple[int, bytes]]) -> bool:
+        """Feed verified records' chain hashes to the Merkle tree, checking each checkpoint met.
+
+        Only the records up to the largest checkpoint are hashed into the tree:
+        past it there is no signed root to compare with.
+        """
+        start = 0
+        while self.pending and start < len(hashes):
+            upto = self.pending[0].tree_size - self.accumulator.size
+            if upto <= 0:
+                break  # a checkpoint smaller than the one before it, reported already
+            chunk = hashes[start : start + upto]
+            self.accumulator.extend([merkle.leaf_hash(stored) for _, stored in chunk])
+            start += len(chunk)
+            if not self._checkpoints_met():
+                self.prev_seq, self.prev_hash = chunk[-1]
+                return False
+        if hashes:
+            self.prev_seq, self.prev_hash = hashes[-1]
+        return True
+
+    def _checkpoints_met(self) -> bool:
+        while self.pending and self.pending[0].tree_size == self.accumulator.size:
             checkpoint = self.pending.pop(0)
             if self.accumulator.root() != bytes(checkpoint.root_hash):
                 # The previous checkpoint matched, so the rewrite starts after it.
                 low = self.matched_size + 1
                 self.report.fail(
                     low,
-                    f"records {low} to {seq} differ from signed checkpoint {checkpoint.n}"
-                    " (history rewritten)",
+                    f"records {low} to {checkpoint.tree_size} differ from signed checkpoint"
+                    f" {checkpoint.n} (history rewritten)",
                 )
                 return False
-            self.matched_size = seq
+            self.matched_size = checkpoint.tree_size
         return True
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Table, select, text
 import service.models  # noqa: F401 - every table registered on the metadata
 from service.audit.chain import canonical_json, chain_hash
 from service.audit.log import HASHED_COLUMNS, fields_from_values
-from service.audit.service import HEAD_ID
+from service.audit.service import HEAD_ID, insert_records
 from service.db import Base, KeystoreBase
 from service.deps import Deps
 
@@ -103,16 +103,10 @@ class CaseCopier:
                 conn.execute(self.t["data_keys"].insert(), rows["data_keys"])
         with self.deps.db.engine.begin() as conn:
             self._chain(conn, rows["audit_records"])
-            for name in (
-                "subjects",
-                "subject_fields",
-                "blind_index",
-                "cases",
-                "tasks",
-                "audit_records",
-            ):
+            for name in ("subjects", "subject_fields", "blind_index", "cases", "tasks"):
                 if rows[name]:
                     conn.execute(self.t[name].insert(), rows[name])
+            insert_records(conn, rows["audit_records"])
 
     def _one_copy(self, rows: dict[str, list[dict[str, Any]]]) -> None:
         ids = {self.case["id"]: str(uuid.uuid4())}

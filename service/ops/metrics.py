@@ -30,11 +30,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Insert, event, func, inspect, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from service.audit.models import AuditHead, AuditRecord
+from service.audit.service import APPENDED
 from service.cases.models import Task
+from service.cases.tasks import COMPLETED_TASKS
 from service.deps import Deps
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
@@ -65,8 +67,6 @@ JOB_DURATION = Histogram(
     "datasteward_job_duration_seconds", "Time a worker job ran", ["task"], buckets=JOB_BUCKETS
 )
 
-_PENDING = "datasteward.metrics.pending"
-AUDIT_TABLE = AuditRecord.__tablename__
 CASE_ACTIONS = {"case.start": "started", "case.complete": "finished"}
 
 
@@ -90,48 +90,20 @@ def observe_job(task: str, queue: str, outcome: str, seconds: float | None) -> N
 
 def install_commit_counters() -> None:
     """Count cases and task waits from committed transactions (idempotent)."""
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "do_orm_execute", _on_execute)
-        event.listen(Session, "after_flush", _after_flush)
+    if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_soft_rollback", _after_rollback)
 
 
-def _on_execute(state: ORMExecuteState) -> None:
-    """Audit records are appended with a Core insert: read the action from its values."""
-    statement = state.statement
-    if not (isinstance(statement, Insert) and statement.table.name == AUDIT_TABLE):
-        return
-    params = state.parameters
-    rows: list[Any] = list(params) if isinstance(params, list) else [params or {}]
-    for values in rows:
-        _note_audit(state.session, values.get("action"), values.get("outcome"), values)
-
-
-def _note_audit(session: Session, action: Any, outcome: Any, values: Any) -> None:
-    kind = CASE_ACTIONS.get(action) if outcome == "done" else None
-    if kind:
-        session.info.setdefault(_PENDING, []).append((kind, values.get("procedure") or "unknown"))
-
-
-def _after_flush(session: Session, _context: Any) -> None:
-    pending = session.info.setdefault(_PENDING, [])
-    for obj in session.new:
-        if isinstance(obj, AuditRecord):
-            _note_audit(session, obj.action, obj.outcome, {"procedure": obj.procedure})
-    for obj in session.dirty:
-        if isinstance(obj, Task) and obj.status == "completed" and _just_completed(obj):
-            pending.append(("wait", obj.procedure, obj.lane, _wait_seconds(obj)))
-
-
-def _just_completed(task: Task) -> bool:
-    return bool(inspect(task).attrs.status.history.added)
-
-
-def _wait_seconds(task: Task) -> float:
-    if task.completed_at is None or task.created_at is None:
-        return 0.0
-    return max(0.0, (_aware(task.completed_at) - _aware(task.created_at)).total_seconds())
+def _after_commit(session: Session) -> None:
+    for action, outcome, procedure in session.info.pop(APPENDED, []):
+        kind = CASE_ACTIONS.get(action) if outcome == "done" else None
+        if kind == "started":
+            CASES_STARTED.labels(procedure or "unknown").inc()
+        elif kind == "finished":
+            CASES_FINISHED.labels(procedure or "unknown").inc()
+    for procedure, lane, seconds in session.info.pop(COMPLETED_TASKS, []):
+        TASK_WAIT.labels(procedure, lane).observe(seconds)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -140,18 +112,9 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _after_commit(session: Session) -> None:
-    for item in session.info.pop(_PENDING, []):
-        if item[0] == "started":
-            CASES_STARTED.labels(item[1]).inc()
-        elif item[0] == "finished":
-            CASES_FINISHED.labels(item[1]).inc()
-        else:
-            TASK_WAIT.labels(item[1], item[2]).observe(item[3])
-
-
 def _after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_PENDING, None)
+    session.info.pop(COMPLETED_TASKS, None)
+    session.info.pop(APPENDED, None)
 
 
 # --- figures read from the database at scrape time ------------------------------------

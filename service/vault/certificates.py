@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
 from service.access.service import Actor
-from service.audit.service import Event, record
+from service.audit.service import Event, record_many
 from service.deps import Deps
 from service.signing import load_signing_key
 from service.vault.models import DeletionCertificate, DeletionRequest
@@ -39,39 +39,65 @@ KEY_STORE_NOTE = (
 
 def issue(deps: Deps, actor: Actor, request_id: str) -> str:
     """Write the request's one certificate (in the same transaction as its state change)."""
+    issue_all(deps, actor, [request_id])
+    return id_for_request(deps, request_id) or ""
+
+
+def issue_all(deps: Deps, actor: Actor, request_ids: list[str]) -> dict[str, str]:
+    """Certify every request of the batch that is at ``data_removed``, in one transaction.
+
+    Returns the certificates issued now by request id; a request certified
+    before (a redelivered job) keeps its one certificate.
+    """
     now = deps.now()
-    key = load_signing_key(deps.settings)
+    issued: dict[str, str] = {}
     with deps.unit_of_work() as uow:
-        request = uow.session.scalars(
-            select(DeletionRequest).where(DeletionRequest.id == request_id).with_for_update()
-        ).one()
-        existing = _existing(uow.session, request_id)
-        if request.state != "data_removed" or existing:
-            return existing or ""
-        certificate_id = str(uuid.uuid4())
-        body = canonical(_body(certificate_id, request, now.isoformat()))
+        requests = uow.session.scalars(
+            select(DeletionRequest)
+            .where(DeletionRequest.id.in_(request_ids), DeletionRequest.state == "data_removed")
+            .order_by(DeletionRequest.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+        if not requests:
+            return issued
+        existing = _existing_for(uow.session, [request.id for request in requests])
+        key = load_signing_key(deps.settings)
         public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        uow.session.add(
-            DeletionCertificate(
-                id=certificate_id,
-                request_id=request.id,
-                subject=request.subject,
-                case_id=request.case_id,
-                issued_at=now,
-                body=body,
-                signature=key.sign(body.encode("utf-8")),
-                public_key=public,
+        for request in requests:
+            if request.id in existing:
+                continue
+            certificate_id = str(uuid.uuid4())
+            body = canonical(_body(certificate_id, request, now.isoformat()))
+            uow.session.add(
+                DeletionCertificate(
+                    id=certificate_id,
+                    request_id=request.id,
+                    subject=request.subject,
+                    case_id=request.case_id,
+                    issued_at=now,
+                    body=body,
+                    signature=key.sign(body.encode("utf-8")),
+                    public_key=public,
+                )
             )
-        )
-        request.state, request.updated_at = "certified", now
-        record(uow.session, actor, _event(request, certificate_id), now)
+            request.state, request.updated_at = "certified", now
+            issued[request.id] = certificate_id
+        events = [
+            _event(request, issued[request.id]) for request in requests if request.id in issued
+        ]
+        record_many(uow.session, actor, events, now)
         uow.commit()
-        return certificate_id
+    return issued
 
 
 def id_for_request(deps: Deps, request_id: str) -> str | None:
-    with deps.unit_of_work() as uow:
-        return _existing(uow.session, request_id)
+    return ids_for_requests(deps, [request_id]).get(request_id)
+
+
+def ids_for_requests(deps: Deps, request_ids: list[str]) -> dict[str, str]:
+    with deps.db.read_unit_of_work() as uow:
+        return _existing_for(uow.session, request_ids)
 
 
 def show(deps: Deps, certificate_id: str) -> dict[str, Any]:
@@ -97,10 +123,13 @@ def canonical(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _existing(session: Any, request_id: str) -> str | None:
-    return session.scalar(
-        select(DeletionCertificate.id).where(DeletionCertificate.request_id == request_id)
+def _existing_for(session: Any, request_ids: list[str]) -> dict[str, str]:
+    rows = session.execute(
+        select(DeletionCertificate.request_id, DeletionCertificate.id).where(
+            DeletionCertificate.request_id.in_(request_ids)
+        )
     )
+    return {request_id: certificate_id for request_id, certificate_id in rows}
 
 
 def _body(certificate_id: str, request: DeletionRequest, issued_at: str) -> dict[str, Any]:
@@ -108,6 +137,9 @@ def _body(certificate_id: str, request: DeletionRequest, issued_at: str) -> dict
     destroyed["data_key"] = {
         "kek_version": request.kek_version,
         "destroyed_at": request.key_destroyed_at.isoformat() if request.key_destroyed_at else None,
+        # A request reaches data_removed only after the key store was purged
+        # (VACUUM, or a truncating WAL checkpoint) following the key's deletion.
+        "purged_from_key_store": True,
     }
     return {
         "format": FORMAT,

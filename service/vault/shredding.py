@@ -1,30 +1,45 @@
-"""Secure deletion of one subject: crypto-shredding, then removal, then a signed certificate.
+"""Secure deletion: crypto-shredding, a purge of the key store, removal, a signed certificate.
 
-`shred_subject` walks a state machine kept on the `DeletionRequest` row, one
-transaction per step, so a worker killed at any point is finished by the
-redelivered job and nothing is done twice::
+Each approved deletion walks a state machine kept on its `DeletionRequest`
+row, so a worker killed at any point is finished by the redelivered job and
+nothing is done twice::
 
     approved --(hold?)--> held --(hold ends)--> approved
     approved -> key_destroyed -> data_removed -> certified -> completed
 
-The data key is destroyed FIRST: from that moment every copy of the subject's
-ciphertext (rows, WAL, replicas, backups, proof documents, encrypted audit
-details) is unreadable, whatever happens to the rest of the job.
+Deletions run in batches (`shred_requests`): each step is one transaction for
+the whole batch, under row locks taken in id order, so a batch costs a handful
+of commits however many subjects it holds. The steps, in order:
+
+1. destroy the data keys (holds checked under the same locks): from that
+   commit on, every copy of the subjects' ciphertext (rows, WAL, replicas,
+   backups, proof documents, encrypted audit details) is unreadable;
+2. purge the key store (`purge_key_store`), once for the batch, so the deleted
+   key rows leave its pages and write-ahead log too. It runs whenever a
+   request of the batch is at ``key_destroyed``, including one left there by
+   a killed worker, so ``data_removed`` and every later state imply that the
+   purge ran after the key was deleted;
+3. remove the subjects' rows, files and cache entries;
+4. sign the certificates (`certificates.issue_all`): only now, after the
+   purge, does a certificate say the key is destroyed;
+5. resume the waiting cases and mark the requests completed.
+
+A worker's job (`shred_job`) takes its own request and the other pending ones
+(up to `BATCH`) into one batch; their own jobs then find them done.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, text, update
 
 from service.access.service import SYSTEM, Actor
-from service.audit.service import Event, record
-from service.cases.models import Case
+from service.audit.service import Event, record, record_many
 from service.db import UnitOfWork
 from service.deps import Deps
 from service.errors import Conflict, NotFound
@@ -39,12 +54,14 @@ from service.vault.models import (
     SubjectDocument,
     SubjectField,
 )
-from service.vault.service import values_for_erasure
+from service.vault.scrubbing import scrub_workflow_state
 
+log = logging.getLogger("datasteward.deletion")
 SHRED_JOB = "datasteward.deletion.shred"
 RESUME_MESSAGE = "shredding_done"
+BATCH = 50
+PENDING_STATES = ("approved", "key_destroyed", "data_removed", "certified")
 Checkpoint = Callable[[str], None]
-_SHREDDED_MARK = "[shredded]"
 
 
 def _no_checkpoint(_point: str) -> None:
@@ -89,141 +106,178 @@ def shred_subject(
     checkpoint: Checkpoint = _no_checkpoint,
 ) -> str | None:
     """Run (or finish) one approved deletion; returns the certificate id, None while held."""
-    state = _state_of(deps, request_id, subject, case_id)
-    if state in ("approved", "held"):
-        if _defer_if_held(deps, actor, request_id):
-            _resume_held(deps, case_id)
-            return None
-        _scrub_workflow_state(deps, actor, request_id)
-        checkpoint("before_key_destroyed")
-        _destroy_key(deps, actor, request_id)
-        checkpoint("after_key_destroyed")
-    if _state_of(deps, request_id, subject, case_id) == "key_destroyed":
-        _remove_data(deps, actor, request_id, checkpoint)
-        checkpoint("after_data_removed")
-    if _state_of(deps, request_id, subject, case_id) == "data_removed":
-        certificates.issue(deps, actor, request_id)
-        checkpoint("after_certified")
-    certificate_id = certificates.id_for_request(deps, request_id)
-    if _state_of(deps, request_id, subject, case_id) == "certified":
-        _resume_and_complete(deps, request_id, case_id, certificate_id)
-    return certificate_id
-
-
-def _state_of(deps: Deps, request_id: str, subject: str, case_id: str | None) -> str:
     with deps.unit_of_work() as uow:
         request = uow.session.get(DeletionRequest, request_id)
         if request is None:
             raise NotFound(f"no deletion request {request_id}")
         if request.subject != subject or request.case_id != case_id:
             raise Conflict(f"deletion request {request_id} is for another subject or case")
-        return request.state
+    return shred_requests(deps, actor, [request_id], checkpoint)[request_id]
 
 
-def _locked_request(uow: UnitOfWork, request_id: str) -> DeletionRequest:
-    return uow.session.scalars(
-        select(DeletionRequest)
-        .where(DeletionRequest.id == request_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+def shred_job(
+    deps: Deps, actor: Actor, request_id: str, checkpoint: Checkpoint = _no_checkpoint
+) -> str | None:
+    """A worker's job: its request and up to `BATCH` - 1 other pending ones, as one batch."""
+    with deps.db.read_unit_of_work() as uow:
+        state = uow.session.scalar(
+            select(DeletionRequest.state).where(DeletionRequest.id == request_id)
+        )
+        others = uow.session.scalars(
+            select(DeletionRequest.id)
+            .where(DeletionRequest.state.in_(PENDING_STATES), DeletionRequest.id != request_id)
+            .order_by(DeletionRequest.approved_at, DeletionRequest.id)
+            .limit(BATCH - 1)
+        ).all()
+    if state == "completed":  # done in another job's batch
+        return certificates.ids_for_requests(deps, [request_id]).get(request_id)
+    return shred_requests(deps, actor, [request_id, *others], checkpoint).get(request_id)
 
 
-def active_holds(uow: UnitOfWork, subject: str, now: datetime) -> list[LegalHold]:
+def resume_stalled(deps: Deps, actor: Actor, stalled_after: timedelta) -> list[str]:
+    """Finish deletions whose job was lost (failed for good, or dropped by a broker).
+
+    A request still pending `stalled_after` past its last step is taken up
+    here, with the other pending ones, in one batch; the ones taken up are
+    returned. Safe beside live jobs: every step locks its requests.
+    """
+    cutoff = deps.now() - stalled_after
+    with deps.db.read_unit_of_work() as uow:
+        stalled = uow.session.scalars(
+            select(DeletionRequest.id)
+            .where(DeletionRequest.state.in_(PENDING_STATES), DeletionRequest.updated_at < cutoff)
+            .order_by(DeletionRequest.updated_at, DeletionRequest.id)
+            .limit(BATCH)
+        ).all()
+    if stalled:
+        log.warning("%d deletion requests stalled; finishing them", len(stalled))
+        shred_requests(deps, actor, list(stalled))
+    return list(stalled)
+
+
+def shred_requests(
+    deps: Deps, actor: Actor, request_ids: list[str], checkpoint: Checkpoint = _no_checkpoint
+) -> dict[str, str | None]:
+    """Run (or finish) deletions together; each request's certificate id, None while held.
+
+    Idempotent per request: a request in a later state skips the steps it
+    has done; one in an earlier state (another worker's) is taken along.
+    """
+    ids = sorted(set(request_ids))
+    checkpoint("before_key_destroyed")
+    held, destroyed = _destroy_keys(deps, actor, ids)
+    for case_id in held.values():
+        _resume_held(deps, case_id)
+    checkpoint("after_key_destroyed")
+    if destroyed:
+        purge_key_store(deps)
+    _remove_data(deps, actor, ids, checkpoint)
+    checkpoint("after_data_removed")
+    issued = certificates.issue_all(deps, actor, ids)
+    if issued:
+        checkpoint("after_certified")
+    _resume_and_complete(deps, ids)
+    found = certificates.ids_for_requests(deps, ids)
+    return {request_id: found.get(request_id) for request_id in ids}
+
+
+def _locked_requests(uow: UnitOfWork, ids: list[str], *states: str) -> list[DeletionRequest]:
     return list(
         uow.session.scalars(
-            select(LegalHold).where(
-                LegalHold.subject == subject,
-                LegalHold.released_at.is_(None),
-                or_(LegalHold.until.is_(None), LegalHold.until > now),
-            )
+            select(DeletionRequest)
+            .where(DeletionRequest.id.in_(ids), DeletionRequest.state.in_(states))
+            .order_by(DeletionRequest.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     )
 
 
-def _defer_if_held(deps: Deps, actor: Actor, request_id: str) -> bool:
-    """A subject under a legal hold or retention period is stored and secured, not destroyed."""
-    now = deps.now()
-    with deps.unit_of_work() as uow:
-        request = _locked_request(uow, request_id)
-        holds = active_holds(uow, request.subject, now)
-        if not holds:
-            return False
-        if request.state != "held":
-            request.state, request.updated_at = "held", now
-            _set_subject_status(uow, request.subject, "held", now)
-            reason = "; ".join(f"{hold.kind}: {hold.reason}" for hold in holds)
-            record(uow.session, actor, _event("subject.shred", request, "deferred", reason), now)
-        uow.commit()
-        return True
+def active_holds(uow: UnitOfWork, subject: str, now: datetime) -> list[LegalHold]:
+    return _active_holds_of(uow, [subject], now).get(subject, [])
 
 
-def _scrub_workflow_state(deps: Deps, actor: Actor, request_id: str) -> None:
-    """Verify the subject's cases hold no vault value in their workflow state; scrub any found.
+def _destroy_keys(
+    deps: Deps, actor: Actor, ids: list[str]
+) -> tuple[dict[str, str | None], list[str]]:
+    """Crypto-shredding of every unheld request; returns (held: case ids, at key_destroyed).
 
-    Workflow data should carry pseudonyms only (design rule 1), so this is
-    expected to find nothing; the count goes on the certificate either way.
+    A subject under a legal hold or retention period is stored and secured,
+    not destroyed. The key store commits before the data database
+    (UnitOfWork), so a key is gone before its request says so.
     """
     now = deps.now()
+    held: dict[str, str | None] = {}
     with deps.unit_of_work() as uow:
-        request = _locked_request(uow, request_id)
-        needles = _needles(uow, deps, request.subject)
-        scrubbed = 0
-        for case in uow.session.scalars(select(Case).where(Case.subject == request.subject)):
-            scrubbed += _scrub_case(uow, case, needles, now)
-        request.destroyed = dict(request.destroyed or {}, workflow_state_scrubbed=scrubbed)
+        requests = _locked_requests(uow, ids, "approved", "held", "key_destroyed")
+        waiting = [request for request in requests if request.state != "key_destroyed"]
+        holds = _active_holds_of(uow, [request.subject for request in waiting], now)
+        events, to_destroy = [], []
+        for request in waiting:
+            if request.subject in holds:
+                held[request.id] = request.case_id
+                events.extend(_defer(uow, request, holds[request.subject], now))
+            else:
+                to_destroy.append(request)
+        events.extend(_delete_keys(uow, deps, to_destroy, now))
+        record_many(uow.session, actor, events, now)
+        destroyed = [request.id for request in requests if request.state == "key_destroyed"]
         uow.commit()
+    return held, destroyed
 
 
-def _needles(uow: UnitOfWork, deps: Deps, subject: str) -> set[str]:
-    if uow.keystore.get(DataKey, subject) is None:
-        return set()
-    values = [
-        v for k, v in values_for_erasure(uow, deps.keys, subject).items() if k != "id_type" and v
-    ]
-    # The state is JSON: look for each value as JSON would write it, either way.
-    return {json.dumps(v)[1:-1] for v in values} | {
-        json.dumps(v, ensure_ascii=False)[1:-1] for v in values
+def _active_holds_of(
+    uow: UnitOfWork, subjects: list[str], now: datetime
+) -> dict[str, list[LegalHold]]:
+    found: dict[str, list[LegalHold]] = {}
+    for hold in uow.session.scalars(
+        select(LegalHold).where(
+            LegalHold.subject.in_(subjects),
+            LegalHold.released_at.is_(None),
+            or_(LegalHold.until.is_(None), LegalHold.until > now),
+        )
+    ):
+        found.setdefault(hold.subject, []).append(hold)
+    return found
+
+
+def _defer(
+    uow: UnitOfWork, request: DeletionRequest, holds: list[LegalHold], now: datetime
+) -> list[Event]:
+    if request.state == "held":
+        return []
+    request.state, request.updated_at = "held", now
+    _set_subject_status(uow, request.subject, "held", now)
+    reason = "; ".join(f"{hold.kind}: {hold.reason}" for hold in holds)
+    return [_event("subject.shred", request, "deferred", reason)]
+
+
+def _delete_keys(
+    uow: UnitOfWork, deps: Deps, requests: list[DeletionRequest], now: datetime
+) -> list[Event]:
+    if not requests:
+        return []
+    subjects = [request.subject for request in requests]
+    stored = {
+        key.subject: key
+        for key in uow.keystore.scalars(select(DataKey).where(DataKey.subject.in_(subjects)))
     }
-
-
-def _scrub_case(uow: UnitOfWork, case: Case, needles: set[str], now: datetime) -> int:
-    found = [needle for needle in needles if needle and needle in case.state]
-    if not found:
-        return 0
-    state = case.state
-    for needle in found:
-        state = state.replace(needle, _SHREDDED_MARK)
-    uow.session.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.lock_version == case.lock_version)
-        .values(state=state, lock_version=case.lock_version + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return len(found)
-
-
-def _destroy_key(deps: Deps, actor: Actor, request_id: str) -> None:
-    """Crypto-shredding: delete the wrapped data key from the key store, overwriting its bytes."""
-    now = deps.now()
-    with deps.unit_of_work() as uow:
-        request = _locked_request(uow, request_id)
-        if request.state not in ("approved", "held"):
-            return
-        stored = uow.keystore.get(DataKey, request.subject)
-        if deps.db.keystore_engine.dialect.name == "sqlite":
-            # Overwrite the deleted row's bytes in the file instead of leaving a free page.
-            uow.keystore.execute(text("PRAGMA secure_delete=ON"))
-        uow.keystore.execute(delete(DataKey).where(DataKey.subject == request.subject))
+    scrubbed = scrub_workflow_state(uow, deps.keys, stored, now)
+    if deps.db.keystore_engine.dialect.name == "sqlite":
+        # Overwrite the deleted rows' bytes in the file instead of leaving free pages.
+        uow.keystore.execute(text("PRAGMA secure_delete=ON"))
+    uow.keystore.execute(delete(DataKey).where(DataKey.subject.in_(subjects)))
+    for request in requests:
+        count = scrubbed.get(request.subject, 0)
+        request.destroyed = dict(request.destroyed or {}, workflow_state_scrubbed=count)
         request.state, request.updated_at, request.key_destroyed_at = "key_destroyed", now, now
-        request.kek_version = stored.kek_version if stored else request.kek_version
-        record(uow.session, actor, _event("subject.key_destroyed", request, "done"), now)
-        uow.commit()  # the key store commits first (UnitOfWork), so the key is gone first
-    _flush_keystore_journal(deps)
+        key = stored.get(request.subject)
+        request.kek_version = key.kek_version if key else request.kek_version
+    return [_event("subject.key_destroyed", request, "done") for request in requests]
 
 
-def _flush_keystore_journal(deps: Deps) -> None:
-    """Push the deletion out of the key store's write-ahead log and free space."""
+def purge_key_store(deps: Deps) -> None:
+    """Push deleted keys out of the key store's write-ahead log and pages, for the whole batch."""
     engine = deps.db.keystore_engine
     if engine.dialect.name == "sqlite":
         # Outside any transaction (a raw connection in autocommit), as SQLite requires.
@@ -237,47 +291,70 @@ def _flush_keystore_journal(deps: Deps) -> None:
             conn.exec_driver_sql("VACUUM data_keys")
 
 
-def _remove_data(deps: Deps, actor: Actor, request_id: str, checkpoint: Checkpoint) -> None:
-    """Delete the (already unreadable) rows, files and cache entries of the subject."""
+def _remove_data(deps: Deps, actor: Actor, ids: list[str], checkpoint: Checkpoint) -> None:
+    """Delete the (already unreadable) rows, files and cache entries of the batch's subjects."""
     now = deps.now()
     store = LocalFileStore(deps.settings.document_store_dir)
     with deps.unit_of_work() as uow:
-        request = _locked_request(uow, request_id)
-        if request.state != "key_destroyed":
+        requests = _locked_requests(uow, ids, "key_destroyed")
+        if not requests:
             return
-        subject = request.subject
-        documents = list(
-            uow.session.scalars(select(SubjectDocument).where(SubjectDocument.subject == subject))
+        subjects = [request.subject for request in requests]
+        documents = _by_subject(
+            uow.session.scalars(
+                select(SubjectDocument).where(SubjectDocument.subject.in_(subjects))
+            )
         )
-        files_removed = sum(store.delete(doc.storage_key) for doc in documents)
+        files_removed = {}
+        for subject, docs in documents.items():
+            for doc in docs:
+                store.delete(doc.storage_key)  # False when a killed earlier attempt removed it
+            # Every listed file is gone now, whichever attempt removed it.
+            files_removed[subject] = len(docs)
         checkpoint("after_files_removed")
-        destroyed = dict(request.destroyed or {})
-        destroyed.update(
-            fields=sorted(
-                uow.session.scalars(
-                    select(SubjectField.field).where(SubjectField.subject == subject)
-                )
-            ),
-            blind_index=sorted(
-                uow.session.scalars(
-                    select(BlindIndexEntry.kind).where(BlindIndexEntry.subject == subject)
-                )
-            ),
-            documents=[{"id": d.id, "sha256": d.sha256, "size": d.size} for d in documents],
-            document_files_removed=files_removed,
-            cache_entries_removed=cache.purge_subject(deps.settings, subject),
-        )
+        fields = _names_by_subject(uow, SubjectField.field, subjects)
+        index = _names_by_subject(uow, BlindIndexEntry.kind, subjects)
         for table in (SubjectField, BlindIndexEntry, SubjectDocument):
-            uow.session.execute(delete(table).where(table.subject == subject))
-        _set_subject_status(uow, subject, "shredded", now)
-        request.destroyed, request.state, request.updated_at = destroyed, "data_removed", now
-        record(
-            uow.session,
-            actor,
-            _event("subject.data_removed", request, "done", fields=destroyed["fields"]),
-            now,
+            uow.session.execute(delete(table).where(table.subject.in_(subjects)))
+        uow.session.execute(
+            update(Subject)
+            .where(Subject.pseudonym.in_(subjects))
+            .values(status="shredded", updated_at=now)
         )
+        for request in requests:
+            subject, docs = request.subject, documents.get(request.subject, [])
+            destroyed = dict(request.destroyed or {})
+            destroyed.update(
+                fields=sorted(fields.get(subject, [])),
+                blind_index=sorted(index.get(subject, [])),
+                documents=[{"id": d.id, "sha256": d.sha256, "size": d.size} for d in docs],
+                document_files_removed=files_removed.get(subject, 0),
+                cache_entries_removed=cache.purge_subject(deps.settings, subject),
+            )
+            request.destroyed, request.state, request.updated_at = destroyed, "data_removed", now
+        events = [
+            _event("subject.data_removed", r, "done", fields=(r.destroyed or {})["fields"])
+            for r in requests
+        ]
+        record_many(uow.session, actor, events, now)
         uow.commit()
+
+
+def _by_subject(documents: Any) -> dict[str, list[SubjectDocument]]:
+    found: dict[str, list[SubjectDocument]] = {}
+    for document in documents:
+        found.setdefault(document.subject, []).append(document)
+    return found
+
+
+def _names_by_subject(uow: UnitOfWork, column: Any, subjects: list[str]) -> dict[str, list[str]]:
+    table = column.class_
+    found: dict[str, list[str]] = {}
+    for subject, name in uow.session.execute(
+        select(table.subject, column).where(table.subject.in_(subjects))
+    ):
+        found.setdefault(subject, []).append(name)
+    return found
 
 
 def _resume_held(deps: Deps, case_id: str | None) -> None:
@@ -288,24 +365,27 @@ def _resume_held(deps: Deps, case_id: str | None) -> None:
         resume_case(deps, SYSTEM, case_id, RESUME_MESSAGE, {"outcome": "held"})
 
 
-def _resume_and_complete(
-    deps: Deps, request_id: str, case_id: str | None, certificate_id: str | None
-) -> None:
+def _resume_and_complete(deps: Deps, ids: list[str]) -> None:
     from service.cases.service import resume_case
 
-    if case_id:
-        # Idempotent: a redelivered job finds the case no longer waiting and changes nothing.
-        resume_case(
-            deps,
-            SYSTEM,
-            case_id,
-            RESUME_MESSAGE,
-            {"outcome": "shredded", "certificate_id": certificate_id},
-        )
+    with deps.db.read_unit_of_work() as uow:
+        certified = uow.session.execute(
+            select(DeletionRequest.id, DeletionRequest.case_id).where(
+                DeletionRequest.id.in_(ids), DeletionRequest.state == "certified"
+            )
+        ).all()
+    if not certified:
+        return
+    found = certificates.ids_for_requests(deps, [request_id for request_id, _ in certified])
+    for request_id, case_id in certified:
+        if case_id:
+            # Idempotent: a redelivered job finds the case no longer waiting and changes nothing.
+            payload = {"outcome": "shredded", "certificate_id": found.get(request_id)}
+            resume_case(deps, SYSTEM, case_id, RESUME_MESSAGE, payload)
     with deps.unit_of_work() as uow:
-        request = _locked_request(uow, request_id)
-        if request.state == "certified":
-            request.state, request.updated_at = "completed", deps.now()
+        now = deps.now()
+        for request in _locked_requests(uow, ids, "certified"):
+            request.state, request.updated_at = "completed", now
         uow.commit()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -190,5 +191,8 @@ def test_worker_killed_mid_deletion_is_finished_by_the_next_worker_with_one_cert
         certificates = uow.session.scalars(select(DeletionCertificate.request_id)).all()
         assert certificates == [request_id]
         assert uow.session.get(DeletionRequest, request_id).state == "completed"
+        body = json.loads(uow.session.scalars(select(DeletionCertificate.body)).one())
+    # The proof document's file counts as removed even when the killed attempt removed it.
+    assert body["destroyed"]["document_files_removed"] == len(body["destroyed"]["documents"]) == 1
     _assert_only_pseudonymous_traces(deps, waiting_case["subject"])
     assert open_tasks(deps, waiting_case["case_id"]) == ["confirm"]

@@ -297,3 +297,26 @@ def test_accumulator_refuses_a_saved_state_that_cannot_be_right() -> None:
         MerkleAccumulator.resume(3, [leaf_hash(b"a")])
     with pytest.raises(ValueError, match="32-byte"):
         MerkleAccumulator.resume(1, [b"short"])
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 16, 33, 100])
+def test_extending_by_many_leaves_builds_the_tree_that_appending_one_by_one_builds(
+    chunk: int,
+) -> None:
+    hashes, extended = leaves(100), MerkleAccumulator()
+    for start in range(0, 100, chunk):
+        extended.extend(hashes[start : start + chunk])
+        one_by_one = MerkleAccumulator()
+        for leaf in hashes[: start + chunk]:
+            one_by_one.append(leaf)
+        assert extended.subtree_roots == one_by_one.subtree_roots
+        assert extended.root() == reference_root(hashes[: start + chunk])
+    assert extended.size == 100
+
+
+def test_extending_a_resumed_accumulator_continues_its_tree() -> None:
+    hashes, first = leaves(45), MerkleAccumulator()
+    first.extend(hashes[:13])
+    resumed = MerkleAccumulator.resume(first.size, first.subtree_roots)
+    resumed.extend(hashes[13:])
+    assert resumed.root() == reference_root(hashes)

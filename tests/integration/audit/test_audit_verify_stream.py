@@ -1,0 +1,78 @@
+"""The verifier's fast read of the log: the bytes the strict encoding gives, tampering caught."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.audit.service import Event, record
+from service.audit.stream import iter_encoded, strict_canonical
+from service.audit.verify import verify_live
+from tests.integration.audit.audit_helpers import CLERK, fill_log, tamper
+
+AWKWARD = [
+    Event(action="a", reason='quote " backslash \\ slash / tab \t newline \n bell \x07'),
+    Event(action="b", reason="中文 Zoë ✓ 𠮷 emoji 🙂 and \u2028 line separator"),
+    Event(action="c", fields=["mobile", "address"], detail={"z": 1, "a": [True, None, 2.5]}),
+    Event(action="d", detail={"nested": {"b": "x", "a": {"d": [], "c": {}}}}, purpose=""),
+    Event(action="e", detail_enc=bytes(range(40)), subject="psn-1", legal_basis="contract"),
+    Event(action="f", detail={"big": 12345678901234567890, "neg": -0.5, "e": 1e-7}),
+]
+
+
+@pytest.fixture
+def awkward_log(deps):
+    fill_log(deps, 3)
+    for event in AWKWARD:
+        with deps.unit_of_work() as uow:
+            record(uow.session, CLERK, event, deps.now())
+            uow.commit()
+    return deps
+
+
+def test_the_fast_read_gives_every_record_the_bytes_it_hashed(awkward_log) -> None:
+    with awkward_log.unit_of_work() as uow:
+        encoded = list(iter_encoded(uow.session))
+        assert [seq for seq, _, _ in encoded] == list(range(1, 10))
+        for seq, canonical, _ in encoded:
+            assert canonical == strict_canonical(uow.session, seq), seq
+    assert verify_live(awkward_log).ok
+
+
+def test_a_json_column_respelt_with_the_same_value_still_verifies(awkward_log) -> None:
+    tamper(
+        awkward_log,
+        """UPDATE audit_records SET fields = '[ "mobile",  "address" ]' WHERE seq = 6""",
+    )
+    report = verify_live(awkward_log)
+    assert report.ok, report.problems
+    assert report.records == 9
+
+
+@pytest.mark.parametrize(
+    ("statement", "seq"),
+    [
+        ("""UPDATE audit_records SET fields = '["mobile"]' WHERE seq = 6""", 6),
+        (
+            """UPDATE audit_records SET detail = '{"a": [true, null, 2.5], "z": 2}'"""
+            " WHERE seq = 6",
+            6,
+        ),
+        ("UPDATE audit_records SET reason = 'quote' WHERE seq = 4", 4),
+        ("UPDATE audit_records SET detail_enc = NULL WHERE seq = 8", 8),
+        ("UPDATE audit_records SET at = at + interval '1 second' WHERE seq = 2", 2),
+        ("UPDATE audit_records SET actor_id = NULL WHERE seq = 3", 3),
+        (
+            "UPDATE audit_records SET hash = (SELECT hash FROM audit_records WHERE seq = 1)"
+            " WHERE seq = 5",
+            5,
+        ),
+    ],
+)
+def test_a_changed_column_is_caught_at_its_record(awkward_log, statement, seq) -> None:
+    if not awkward_log.db.is_postgres and "interval" in statement:
+        statement = (
+            "UPDATE audit_records SET at = replace(at, substr(at, 18, 2), '59') WHERE seq = 2"
+        )
+    tamper(awkward_log, statement)
+    report = verify_live(awkward_log)
+    assert (report.ok, report.first_bad_seq) == (False, seq), report.problems
