@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
@@ -24,6 +24,9 @@ class Case(Base):
     outcome: Mapped[str | None] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(40))
     started_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The scope the case was started in; scoped roles act only on their own.
+    department: Mapped[str | None] = mapped_column(String(64))
+    branch: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -40,9 +43,20 @@ class Task(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_open_by_lane", "status", "lane", "due_at"),
+        # The task list: a role's open tasks, overdue first, read in index order
+        # (partial: it holds the queue only). Migrations 0006_perf and 0009_task_indexes.
+        Index(
+            "ix_tasks_queue",
+            "lane",
+            text("(due_at IS NULL)"),
+            "due_at",
+            "created_at",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
         Index("ix_tasks_assignee", "assignee_id", "status"),
-        Index("ix_tasks_case", "case_id"),
+        # A case's tasks, by status (the case lock path, separation of duties, summaries).
+        Index("ix_tasks_case_status", "case_id", "status"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

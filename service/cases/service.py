@@ -9,28 +9,70 @@ and the other gets a 409 with nothing half-written.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
-from service.access.service import Actor
+from service.access.scope import starting_scope
+from service.access.service import REVIEW_ROLES, Actor
 from service.audit.service import Event, Refusal, record, records_refusals
 from service.cases import duties
 from service.cases.deadlines import due_date
 from service.cases.forms import validate_form
 from service.cases.models import Case, Task
 from service.cases.personal import take_personal_data
-from service.cases.tasks import sync_tasks, task_summary
+from service.cases.tasks import COMPLETED_TASKS, due_at, task_summary
 from service.clock import iso
 from service.db import UnitOfWork
 from service.definitions.models import ProcedureVersion
 from service.definitions.service import compile_version, published_version
 from service.deps import ConnectorContext, Deps
-from service.engine import SERIALIZER_VERSION, SPIFF_VERSION, Run, TaskNotReady
+from service.engine import SERIALIZER_VERSION, SPIFF_VERSION, CompiledDiagram, Run, TaskNotReady
 from service.errors import Conflict, Forbidden, NotFound
+from service.vault import proofs
 from service.vault import service as vault
+
+_CASES: Table = Case.__table__  # type: ignore[assignment]
+_TASKS: Table = Task.__table__  # type: ignore[assignment]
+OPEN = ("open", "claimed")
+
+# The hot path's statements, built once: building a statement and its cache
+# key on every call cost more than running it (profile of complete_task).
+_LOCK_CASE_OF_TASK = (
+    select(
+        Case,
+        select(ProcedureVersion.content_hash)
+        .where(ProcedureVersion.id == Case.version_id)
+        .scalar_subquery(),
+    )
+    .where(Case.id == select(Task.case_id).where(Task.id == bindparam("task_id")).scalar_subquery())
+    .with_for_update(of=Case)
+    .execution_options(populate_existing=True)
+)
+_VERSION = (
+    select(ProcedureVersion)
+    .where(ProcedureVersion.id == bindparam("version_id"))
+    .options(defer(ProcedureVersion.bpmn))
+)
+_PUBLISHED = (
+    select(ProcedureVersion)
+    .where(
+        ProcedureVersion.procedure == bindparam("procedure"),
+        ProcedureVersion.status == "published",
+    )
+    .options(defer(ProcedureVersion.bpmn))
+)
+_TASK_ROWS = select(_TASKS).where(_TASKS.c.case_id == bindparam("case_id"))
+# SET columns come from the parameters' keys (bound parameters prefixed "_" are the WHERE).
+_UPDATE_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("_id"))
+_UPDATE_TASKS = update(_TASKS).where(_TASKS.c.id.in_(bindparam("_ids", expanding=True)))
+_INSERT_TASKS = insert(_TASKS)
+_SAVE_CASE = update(_CASES).where(
+    _CASES.c.id == bindparam("_id"), _CASES.c.lock_version == bindparam("_expected")
+)
 
 
 @records_refusals
@@ -38,8 +80,8 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
     """Start a case of the procedure's published version; returns the case summary."""
     now = deps.now()
     with deps.unit_of_work() as uow:
-        version = published_version(uow.session, procedure)
-        diagram = compile_version(deps.engine, version)
+        version = _published_version(uow.session, procedure)
+        diagram = _diagram(deps, version)
         case_id = str(uuid.uuid4())
         context = ConnectorContext(uow, deps, case_id, None, now, actor)
         due = request_due(deps, now)
@@ -55,12 +97,15 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
                 procedure=procedure,
                 reason=(f"starting {procedure} needs one of the roles {sorted(lanes)}"),
             )
+        department, branch = starting_scope(uow.session, actor, lanes)
         case = Case(
             id=case_id,
             procedure=procedure,
             version_id=version.id,
             status="running",
             started_by=actor.id,
+            department=department,
+            branch=branch,
             started_at=now,
             updated_at=now,
             due_at=due,
@@ -69,14 +114,15 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
             spiff_version=SPIFF_VERSION,
             serializer_version=SERIALIZER_VERSION,
         )
+        ended = _ended(run)
+        _store_state(case, run, now, ended)
         uow.session.add(case)
-        _store_state(case, run, now)
         uow.session.flush()
-        sync_tasks(uow.session, case, run, compile_version(deps.engine, version), now)
+        open_tasks = _mirror_tasks(uow.session, case, run, diagram, now, known=[])
         record(uow.session, actor, _event("case.start", case, version), now)
-        _finish_if_done(uow, case, run, actor, version, now)
-        # Read inside the transaction: after commit it would open another one.
-        summary = case_summary(uow.session, case)
+        if ended:
+            _close_case(uow, deps, case, actor, version, now)
+        summary = _summary(case, open_tasks)
         uow.commit()
         return summary
 
@@ -93,7 +139,7 @@ def request_due(deps: Deps, now: datetime) -> datetime:
 def claim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
     now = deps.now()
     with deps.unit_of_work() as uow:
-        task, case = _load_for_update(uow.session, task_id)
+        task, case, version_hash = _load_for_update(uow.session, task_id)
         try:
             _check_can_act(uow.session, actor, task, case)
         except Forbidden as refusal:
@@ -102,9 +148,8 @@ def claim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
             ) from None
         if task.status != "open":
             raise Conflict(f"task {task_id} is {task.status}, it cannot be claimed")
-        task.status, task.assignee_id = "claimed", actor.id
-        version = uow.session.get(ProcedureVersion, case.version_id)
-        record(uow.session, actor, _event("task.claim", case, version, task), now)
+        _set_task(uow.session, task, status="claimed", assignee_id=actor.id)
+        record(uow.session, actor, _event("task.claim", case, version_hash, task), now)
         uow.commit()
         return task_summary(task)
 
@@ -112,53 +157,68 @@ def claim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
 def unclaim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
     now = deps.now()
     with deps.unit_of_work() as uow:
-        task, case = _load_for_update(uow.session, task_id)
+        task, case, version_hash = _load_for_update(uow.session, task_id)
         if task.status != "claimed" or task.assignee_id != actor.id:
             raise Conflict(f"task {task_id} is not claimed by you")
-        task.status, task.assignee_id = "open", None
-        version = uow.session.get(ProcedureVersion, case.version_id)
-        record(uow.session, actor, _event("task.unclaim", case, version, task), now)
+        _set_task(uow.session, task, status="open", assignee_id=None)
+        record(uow.session, actor, _event("task.unclaim", case, version_hash, task), now)
         uow.commit()
         return task_summary(task)
 
 
 @records_refusals
 def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate the form, store personal values in the vault, and advance the case."""
+    """Validate the form, store personal values in the vault, and advance the case.
+
+    Statements on this path (it is the hottest one): lock the case, read its
+    task rows (they serve the checks, the mirror update and the summary), the
+    version by primary key, then one UPDATE of the case, one of the task, one
+    INSERT of the newly ready tasks and the audit append.
+    """
     now = deps.now()
     with deps.unit_of_work() as uow:
-        task, case = _load_for_update(uow.session, task_id)
+        case, content_hash = _lock_case_of_task(uow.session, task_id)
+        known = _task_rows(uow.session, case.id)
+        task = next(Task(**row) for row in known if row["id"] == task_id)
         if task.status in ("completed", "cancelled"):
             raise Conflict(f"task {task_id} is already {task.status}")
+        version = _version(uow.session, case, content_hash)
         try:
             _check_can_act(uow.session, actor, task, case)
         except Forbidden as refusal:
             raise _refused(
                 deps, actor, "task.complete", task=task, case=case, reason=refusal.message
             ) from None
-        version = uow.session.get_one(ProcedureVersion, case.version_id)
         schema = version.forms.get(task.form or "", {"type": "object"})
         validate_form(schema, data, f"{version.content_hash}:{task.form}")
-        task_data = take_personal_data(uow, deps, case, schema, data, now)
-        run = _restore(deps, version, case)
+        task_data = take_personal_data(uow, deps, case, schema, data, now, actor)
+        diagram = _diagram(deps, version)
+        run = deps.engine.restore(diagram, case.state)
         context = ConnectorContext(uow, deps, case.id, case.subject, now, actor)
         try:
             run.complete(task_id, task_data, context)
         except TaskNotReady:
             raise Conflict(f"task {task_id} is no longer ready") from None
-        task.status, task.completed_at, task.completed_by = "completed", now, actor.id
-        task.assignee_id = actor.id
-        _save(uow.session, case, run, now)
-        sync_tasks(uow.session, case, run, compile_version(deps.engine, version), now)
+        ended = _ended(run)
+        _save(uow.session, case, run, now, ended=ended)
+        done = {"status": "completed", "completed_at": now, "completed_by": actor.id}
+        _set_task(uow.session, task, **done, assignee_id=actor.id)
+        uow.session.info.setdefault(COMPLETED_TASKS, []).append(
+            (task.procedure, task.lane, _seconds_between(task.created_at, now))
+        )
+        for row in known:
+            if row["id"] == task_id:
+                row.update(done, assignee_id=actor.id)
+        open_tasks = _mirror_tasks(uow.session, case, run, diagram, now, known)
         record(
             uow.session,
             actor,
             _event("task.complete", case, version, task, fields=sorted(data)),
             now,
         )
-        _finish_if_done(uow, case, run, actor, version, now)
-        # Read inside the transaction: after commit it would open another one.
-        summary = case_summary(uow.session, case)
+        if ended:
+            _close_case(uow, deps, case, actor, version, now)
+        summary = _summary(case, open_tasks)
         uow.commit()
         return summary
 
@@ -176,20 +236,23 @@ def resume_case(
         case = _lock_case(uow.session, case_id)
         if case.status != "running":
             return False
-        version = uow.session.get_one(ProcedureVersion, case.version_id)
-        run = _restore(deps, version, case)
+        version = _version(uow.session, case)
+        diagram = _diagram(deps, version)
+        run = deps.engine.restore(diagram, case.state)
         context = ConnectorContext(uow, deps, case.id, case.subject, now, actor)
         if not run.deliver_message(message, payload, context):
             return False
-        _save(uow.session, case, run, now)
-        sync_tasks(uow.session, case, run, compile_version(deps.engine, version), now)
+        ended = _ended(run)
+        _save(uow.session, case, run, now, ended=ended)
+        _mirror_tasks(uow.session, case, run, diagram, now)
         record(
             uow.session,
             actor,
             _event("case.resume", case, version, detail={"message": message}),
             now,
         )
-        _finish_if_done(uow, case, run, actor, version, now)
+        if ended:
+            _close_case(uow, deps, case, actor, version, now)
         uow.commit()
         return True
 
@@ -210,24 +273,31 @@ def fire_due_timers(deps: Deps, actor: Actor, limit: int = 100) -> int:
     for case_id in due:
         with deps.unit_of_work() as uow:
             case = _lock_case(uow.session, case_id)
-            version = uow.session.get_one(ProcedureVersion, case.version_id)
-            run = _restore(deps, version, case)
+            version = _version(uow.session, case)
+            diagram = _diagram(deps, version)
+            run = deps.engine.restore(diagram, case.state)
             run.fire_timers(ConnectorContext(uow, deps, case.id, case.subject, now), now)
-            _save(uow.session, case, run, now)
-            sync_tasks(uow.session, case, run, compile_version(deps.engine, version), now)
+            ended = _ended(run)
+            _save(uow.session, case, run, now, ended=ended)
+            _mirror_tasks(uow.session, case, run, diagram, now)
             record(uow.session, actor, _event("case.timer", case, version), now)
-            _finish_if_done(uow, case, run, actor, version, now)
+            if ended:
+                _close_case(uow, deps, case, actor, version, now)
             uow.commit()
             fired += 1
     return fired
 
 
 def case_summary(session: Session, case: Case) -> dict[str, Any]:
-    open_tasks = session.scalars(
-        select(Task)
-        .where(Task.case_id == case.id, Task.status.in_(("open", "claimed")))
-        .order_by(Task.created_at)
-    )
+    open_tasks = session.execute(
+        select(_TASKS)
+        .where(_TASKS.c.case_id == case.id, _TASKS.c.status.in_(OPEN))
+        .order_by(_TASKS.c.created_at)
+    ).mappings()
+    return _summary(case, [task_summary(_row_view(row)) for row in open_tasks])
+
+
+def _summary(case: Case, open_tasks: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "id": case.id,
         "procedure": case.procedure,
@@ -238,7 +308,7 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "completed_at": iso(case.completed_at),
         "due_at": iso(case.due_at),
         "version": case.lock_version,
-        "tasks": [task_summary(t) for t in open_tasks],
+        "tasks": open_tasks,
     }
 
 
@@ -250,15 +320,24 @@ def _check_can_act(session: Session, actor: Actor, task: Task, case: Case) -> No
     duties.check(session, actor, task, case)
 
 
-def _load_for_update(session: Session, task_id: str) -> tuple[Task, Case]:
-    case_id = session.scalar(select(Task.case_id).where(Task.id == task_id))
-    if case_id is None:
-        raise NotFound(f"no task {task_id}")
-    case = _lock_case(session, case_id)
+def _load_for_update(session: Session, task_id: str) -> tuple[Task, Case, str]:
+    """The task, its case (locked) and the content hash of the case's version."""
+    case, content_hash = _lock_case_of_task(session, task_id)
     task = session.scalars(
         select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
     ).one()
-    return task, case
+    return task, case, content_hash
+
+
+def _lock_case_of_task(session: Session, task_id: str) -> tuple[Case, str]:
+    """The task's case, locked, and its version's content hash, in one statement.
+
+    The task row itself is read after the lock.
+    """
+    row = session.execute(_LOCK_CASE_OF_TASK, {"task_id": task_id}).one_or_none()
+    if row is None:
+        raise NotFound(f"no task {task_id}")
+    return row[0], row[1]
 
 
 def _lock_case(session: Session, case_id: str) -> Case:
@@ -274,71 +353,227 @@ def _lock_case(session: Session, case_id: str) -> Case:
 
 
 def _restore(deps: Deps, version: ProcedureVersion, case: Case) -> Run:
-    return deps.engine.restore(compile_version(deps.engine, version), case.state)
+    return deps.engine.restore(_diagram(deps, version), case.state)
 
 
-def _store_state(case: Case, run: Run, now: datetime) -> None:
+def _version(session: Session, case: Case, content_hash: str | None = None) -> ProcedureVersion:
+    """The case's version without its diagram text (read only if it was never compiled here).
+
+    Given the content hash the caller read with the case, a version seen
+    before is put into the session from memory (no statement): only its
+    content, which the hash covers, is kept; every other column (status,
+    number, ...) loads from the database if anything reads it.
+    """
+    key = (case.version_id, content_hash or "")
+    cached = _VERSIONS.get(key)
+    if content_hash and cached is not None:
+        return session.merge(cached, load=False)
+    version = session.scalars(_VERSION, {"version_id": case.version_id}).one()
+    if content_hash and version.content_hash == content_hash:
+        session.expire(version, _MUTABLE_VERSION_COLUMNS)
+        if len(_VERSIONS) >= 256:
+            _VERSIONS.clear()
+        _VERSIONS[key] = version
+    return version
+
+
+# Versions by (id, content hash): immutable content only (see `_version`).
+_VERSIONS: dict[tuple[int, str], ProcedureVersion] = {}
+_IMMUTABLE_VERSION_COLUMNS = {"id", "content_hash", "diagram_hash", "forms"}
+_MUTABLE_VERSION_COLUMNS = [
+    c.key
+    for c in ProcedureVersion.__table__.columns
+    if c.key not in _IMMUTABLE_VERSION_COLUMNS and c.key != "bpmn"
+]
+
+
+def _published_version(session: Session, procedure: str) -> ProcedureVersion:
+    """`published_version` without the diagram text (see `_diagram`)."""
+    version = session.scalars(_PUBLISHED, {"procedure": procedure}).one_or_none()
+    return version if version is not None else published_version(session, procedure)
+
+
+def _diagram(deps: Deps, version: ProcedureVersion) -> CompiledDiagram:
+    """The version's compiled diagram, cached by its content hash."""
+    diagram = deps.engine.for_version(version.content_hash)
+    if diagram is None:
+        diagram = compile_version(deps.engine, version)
+        deps.engine.remember_version(version.content_hash, diagram)
+    return diagram
+
+
+def _ended(run: Run) -> bool:
+    """Whether the request is decided; moot side branches end with it (before the state is saved).
+
+    Only side branches may be left (an overdue step's escalation): they are
+    cancelled, so the saved state, and the task mirror synced from it, have
+    nothing open.
+    """
+    if run.completed:
+        return True
+    if not run.main_path_finished:
+        return False
+    run.cancel()
+    return True
+
+
+def _ending(case: Case, run: Run, now: datetime, ended: bool) -> dict[str, Any]:
+    if not ended:
+        return {}
+    return {"status": "completed", "outcome": run.end_event, "completed_at": now}
+
+
+def _store_state(case: Case, run: Run, now: datetime, ended: bool = False) -> None:
+    """The state of a case not yet written (a new case)."""
     case.state = run.serialize()
     case.next_timer_at = run.next_timer_due()
     case.updated_at = now
+    for name, value in _ending(case, run, now, ended).items():
+        setattr(case, name, value)
 
 
-def _save(session: Session, case: Case, run: Run, now: datetime) -> None:
-    """Write the new state only if nobody else advanced the case meanwhile."""
+def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool = False) -> None:
+    """Write the new state (and the end, if the case ended) in one UPDATE.
+
+    Written only if nobody else advanced the case meanwhile. The loaded case
+    takes the written values as its committed ones, so the ORM writes no
+    second UPDATE for them at flush.
+    """
     expected = case.lock_version
-    state, next_timer = run.serialize(), run.next_timer_due()
-    result = session.execute(
-        update(Case)
-        .where(Case.id == case.id, Case.lock_version == expected)
-        .values(state=state, next_timer_at=next_timer, updated_at=now, lock_version=expected + 1)
-        .execution_options(synchronize_session=False)
+    values = {
+        "state": run.serialize(),
+        "next_timer_at": run.next_timer_due(),
+        "updated_at": now,
+        "lock_version": expected + 1,
+        "subject": case.subject,  # a form may just have set it: no UPDATE of its own
+        **_ending(case, run, now, ended),
+    }
+    result = session.connection().execute(
+        _SAVE_CASE, {**values, "_id": case.id, "_expected": expected}
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         raise Conflict(f"case {case.id} was changed by someone else; reload and try again")
-    case.state, case.next_timer_at, case.updated_at = state, next_timer, now
-    case.lock_version = expected + 1
+    del values["state"]  # large, and no caller reads it again
+    for name, value in values.items():
+        set_committed_value(case, name, value)
     session.expire(case, ["state"])
 
 
-def _finish_if_done(
+def _close_case(
     uow: UnitOfWork,
+    deps: Deps,
     case: Case,
-    run: Run,
     actor: Actor,
-    version: ProcedureVersion | None,
+    version: ProcedureVersion | str | None,
     now: datetime,
 ) -> None:
-    if not run.completed:
-        if not run.main_path_finished:
-            return
-        # Only side branches are left (an overdue step's escalation): the request
-        # is decided, so they are moot and end with it.
-        run.cancel()
-        case.state = run.serialize()
-        uow.session.execute(
-            update(Task)
-            .where(Task.case_id == case.id, Task.status.in_(("open", "claimed")))
-            .values(status="cancelled", completed_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    case.status, case.outcome, case.completed_at = "completed", run.end_event, now
+    """What follows the end of a case already saved as completed."""
     if case.subject:
         # A collection that ends without entry must leave no personal data behind.
         vault.discard_draft(uow, case.subject)
+    # Proof documents still held by the case's own key (no subject ever known) go with it.
+    proofs.destroy_case_documents(uow, deps, actor, case, now)
     record(uow.session, actor, _event("case.complete", case, version), now)
+
+
+def _seconds_between(start: datetime | None, end: datetime) -> float:
+    if start is None:
+        return 0.0
+    if start.tzinfo is None:  # SQLite hands back naive UTC
+        start = start.replace(tzinfo=end.tzinfo)
+    return max(0.0, (end - start).total_seconds())
+
+
+def _task_rows(session: Session, case_id: str) -> list[dict[str, Any]]:
+    """Every mirrored task of the case, as plain rows (Core: no ORM objects to track)."""
+    rows = session.connection().execute(_TASK_ROWS, {"case_id": case_id})
+    return [dict(row) for row in rows.mappings()]
+
+
+def _set_task(session: Session, task: Task, **values: Any) -> None:
+    """Update one task row with Core; a loaded Task takes the values as committed."""
+    session.connection().execute(_UPDATE_TASK, {**values, "_id": task.id})
+    for name, value in values.items():
+        set_committed_value(task, name, value)
+
+
+def _mirror_tasks(
+    session: Session,
+    case: Case,
+    run: Run,
+    diagram: CompiledDiagram,
+    now: datetime,
+    known: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """Bring the task mirror in line with the engine; returns the open tasks' summaries.
+
+    The same rule as `sync_tasks` (insert newly ready tasks, cancel mirrored
+    open ones the engine no longer has ready) in at most two statements, from
+    the case's task rows when the caller has them already (``known``).
+    """
+    if known is None:
+        known = _task_rows(session, case.id)
+    ready = {task.id: task for task in run.ready_tasks()}
+    seen = {row["id"] for row in known}
+    new = [
+        {
+            "id": task_id,
+            "case_id": case.id,
+            "procedure": case.procedure,
+            "spec_name": human.spec_name,
+            "label": human.label,
+            "lane": human.lane,
+            "form": human.form,
+            "status": "open",
+            "assignee_id": None,
+            "created_at": now,
+            "due_at": due_at(now, _due_in(diagram, human.spec_name))
+            or (case.due_at if human.lane in REVIEW_ROLES else None),
+            "completed_at": None,
+            "completed_by": None,
+        }
+        for task_id, human in ready.items()
+        if task_id not in seen
+    ]
+    if new:
+        session.connection().execute(_INSERT_TASKS, new)
+    gone = [row["id"] for row in known if row["status"] in OPEN and row["id"] not in ready]
+    if gone:
+        session.connection().execute(
+            _UPDATE_TASKS, {"_ids": gone, "status": "cancelled", "completed_at": now}
+        )
+    still_open = [row for row in known if row["status"] in OPEN and row["id"] in ready]
+    rows = sorted(still_open, key=lambda row: _aware(row["created_at"])) + new
+    return [task_summary(_row_view(row)) for row in rows]
+
+
+def _row_view(row: Any) -> Task:
+    """A detached Task carrying a row's values, for code that reads task attributes."""
+    return Task(**dict(row))
+
+
+def _due_in(diagram: CompiledDiagram, spec_name: str) -> str | None:
+    meta = diagram.user_tasks.get(spec_name)
+    return meta.due_in if meta else None
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _event(
     action: str,
     case: Case,
-    version: ProcedureVersion | None,
+    version: ProcedureVersion | str | None,
     task: Task | None = None,
     **extra: Any,
 ) -> Event:
+    if isinstance(version, ProcedureVersion):
+        version = version.content_hash
     return Event(
         action=action,
         procedure=case.procedure,
-        version_hash=version.content_hash if version else None,
+        version_hash=version,
         case_id=case.id,
         task_id=task.id if task else None,
         subject=case.subject,

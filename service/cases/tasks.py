@@ -6,13 +6,18 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, union_all, update
+from sqlalchemy.orm import Session, aliased
 
+from service.access.scope import scope_condition
 from service.access.service import REVIEW_ROLES, Actor
 from service.cases.models import Case, Task
 from service.clock import iso
 from service.engine import CompiledDiagram, Run
+
+# Key of the session's list of (procedure, lane, seconds waited) for the tasks
+# completed in its open transaction; read by whoever counts committed work (metrics).
+COMPLETED_TASKS = "cases.completed_tasks"
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?)?$"
@@ -73,14 +78,36 @@ def list_tasks(
 ) -> list[dict[str, Any]]:
     """My claimed tasks (``mine``), open tasks for my roles (``claimable``), or both (``all``)."""
     mine = (Task.assignee_id == actor.id) & (Task.status == "claimed")
-    claimable = (Task.status == "open") & Task.lane.in_(sorted(actor.roles))
-    where = {"mine": mine, "claimable": claimable, "all": or_(mine, claimable)}[scope]
-    query = select(Task).where(where)
-    if procedure:
-        query = query.where(Task.procedure == procedure)
-    # Overdue first: earliest due date first, tasks without a due date last.
-    query = query.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at)
-    return [task_summary(t) for t in session.scalars(query.limit(limit).offset(offset))]
+    # One condition per role: each reads ix_tasks_queue in order (an IN list of
+    # lanes, or an OR with `mine`, made the database sort every open task).
+    claimable = [(Task.status == "open") & (Task.lane == role) for role in sorted(actor.roles)]
+    parts = {"mine": [mine], "claimable": claimable, "all": [mine, *claimable]}[scope]
+    if not parts:
+        return []
+    in_scope = scope_condition(actor, Task.lane, Case.department, Case.branch)
+    queries = []
+    for where in parts:
+        query = select(Task).where(where)
+        if in_scope is not None:  # a branch/department-scoped role sees its own cases' tasks
+            query = query.join(Case, Case.id == Task.case_id).where(in_scope)
+        if procedure:
+            query = query.where(Task.procedure == procedure)
+        queries.append(query)
+    if len(queries) == 1:
+        rows = session.scalars(_queue_order(queries[0], Task).limit(limit).offset(offset))
+        return [task_summary(t) for t in rows]
+    # Each part's first limit + offset tasks in its index order, merged.
+    merged = union_all(
+        *(select(_queue_order(q, Task).limit(limit + offset).subquery()) for q in queries)
+    ).subquery()
+    task = aliased(Task, merged)
+    rows = session.scalars(_queue_order(select(task), task).limit(limit).offset(offset))
+    return [task_summary(t) for t in rows]
+
+
+def _queue_order(query: Any, task: Any) -> Any:
+    """Overdue first: earliest due date first, tasks without a due date last."""
+    return query.order_by(task.due_at.is_(None), task.due_at, task.created_at)
 
 
 def task_summary(task: Task) -> dict[str, Any]:

@@ -61,6 +61,18 @@ class Engine:
         self._serializer = make_serializer()
         self._by_hash: dict[str, CompiledDiagram] = {}
         self._validated: dict[tuple[str, frozenset[str], frozenset[str]], CompiledDiagram] = {}
+        self._by_version: dict[str, CompiledDiagram] = {}
+
+    def for_version(self, content_hash: str) -> CompiledDiagram | None:
+        """The diagram compiled earlier for a stored version's content hash, if any.
+
+        A version's content hash covers its diagram and forms, so a hit spares
+        reading, hashing and checking the diagram on every step of a case.
+        """
+        return self._by_version.get(content_hash)
+
+    def remember_version(self, content_hash: str, diagram: CompiledDiagram) -> None:
+        self._by_version[content_hash] = diagram
 
     def validate(self, xml: bytes, *, roles: set[str], forms: set[str]) -> list[Problem]:
         """Every problem with a diagram; never raises for bad input."""

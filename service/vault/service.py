@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 
 from service.db import UnitOfWork
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -64,15 +64,18 @@ def store_draft(
     subject: str | None = None,
 ) -> str:
     """Store collected fields for a new (or the same draft) subject; returns its pseudonym."""
+    fresh = subject is None
     if subject is None:
         subject = new_pseudonym()
         data_key = _create_subject(uow, keys, subject, now)
+        uow.session.flush()  # the subject row first: fields and index entries refer to it
         version = 1
     else:
         version = _bump_version(uow, subject, now, allowed=("draft",))
         data_key = _data_key(uow, keys, subject)
-    _write_fields(uow, data_key, subject, fields, version)
-    _write_blind_index(uow, keys, subject, fields)
+    # A fresh pseudonym has no rows to replace.
+    _write_fields(uow, data_key, subject, fields, version, replace=not fresh)
+    _write_blind_index(uow, keys, subject, fields, replace=not fresh)
     return subject
 
 
@@ -147,11 +150,23 @@ def decrypt_detail(uow: UnitOfWork, keys: VaultKeys, subject: str, blob: bytes) 
 
 def find_duplicate(uow: UnitOfWork, keys: VaultKeys, fields: Mapping[str, str]) -> str | None:
     """A live subject with the same ID number or mobile, found through the blind index only."""
-    for kind, normalised in lookup_terms(fields):
-        found = find_subject(uow, keys, kind, normalised)
-        if found and subject_status(uow, found) in ("active", "held"):
-            return found
-    return None
+    terms = [
+        (kind, blind_index(keys.blind_index_key, kind, normalised))
+        for kind, normalised in lookup_terms(fields)
+    ]
+    if not terms:
+        return None
+    # One statement for every term; the first term (ID number before mobile) wins.
+    rows = uow.session.execute(
+        select(BlindIndexEntry.kind, BlindIndexEntry.digest, BlindIndexEntry.subject)
+        .join(Subject, Subject.pseudonym == BlindIndexEntry.subject)
+        .where(
+            or_(*(and_(BlindIndexEntry.kind == k, BlindIndexEntry.digest == d) for k, d in terms)),
+            Subject.status.in_(("active", "held")),
+        )
+    ).all()
+    found = {(row.kind, row.digest): row.subject for row in rows}
+    return next((found[term] for term in terms if term in found), None)
 
 
 def lookup_terms(fields: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -229,9 +244,16 @@ def _data_key(uow: UnitOfWork, keys: VaultKeys, subject: str) -> bytes:
 
 
 def _write_fields(
-    uow: UnitOfWork, data_key: bytes, subject: str, fields: Mapping[str, str], version: int
+    uow: UnitOfWork,
+    data_key: bytes,
+    subject: str,
+    fields: Mapping[str, str],
+    version: int,
+    *,
+    replace: bool = True,
 ) -> None:
-    uow.session.execute(delete(SubjectField).where(SubjectField.subject == subject))
+    if replace:
+        uow.session.execute(delete(SubjectField).where(SubjectField.subject == subject))
     uow.session.add_all(
         SubjectField(
             subject=subject,
@@ -244,7 +266,12 @@ def _write_fields(
 
 
 def _write_blind_index(
-    uow: UnitOfWork, keys: VaultKeys, subject: str, fields: Mapping[str, str]
+    uow: UnitOfWork,
+    keys: VaultKeys,
+    subject: str,
+    fields: Mapping[str, str],
+    *,
+    replace: bool = True,
 ) -> None:
     entries: dict[str, str] = {}
     if fields.get("id_number") and fields.get("id_type"):
@@ -254,7 +281,8 @@ def _write_blind_index(
         entries["mobile"] = blind_index(
             keys.blind_index_key, "mobile", normalise_mobile(fields["mobile"])
         )
-    uow.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.subject == subject))
+    if replace:
+        uow.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.subject == subject))
     uow.session.add_all(
         BlindIndexEntry(subject=subject, kind=kind, digest=digest)
         for kind, digest in entries.items()

@@ -11,6 +11,7 @@ from service.cases.models import Case, Task
 from service.definitions import versions
 from tests.api.conftest import VALID_FORM
 from tests.integration.definitions.helpers import actor, collection_at, decide, open_task
+from tests.integration.vault.helpers import resident_id
 
 # The new version gives the form-filling step a deadline: a change to a step's behaviour.
 DEADLINE = (
@@ -55,7 +56,9 @@ def test_dry_run_then_migrate_moves_only_the_cases_that_can_move(deps, users):
     _check_moved_and_pinned(deps, target["id"], at_form["id"], at_review["id"])
 
     desk = actor(deps, users, "frontdesk")
-    moved = cases.complete_task(deps, desk, open_task(at_form, "fill_form"), VALID_FORM)
+    # Another customer: the one in VALID_FORM was entered by the finished case.
+    other = VALID_FORM | {"id_number": resident_id("11010519800101002"), "mobile": "13912340002"}
+    moved = cases.complete_task(deps, desk, open_task(at_form, "fill_form"), other)
     assert [t["name"] for t in moved["tasks"]] == ["review"]
     assert decide(deps, users, at_review, "reject")["outcome"] == "rejected"
 

@@ -1,0 +1,172 @@
+"""The case/task hot path stays cheap: few statements, flat as data grows, indexed lists."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import DBAPIError
+
+from service.access.models import User
+from service.access.service import Actor, roles_of
+from service.bench.flows import APPROVE, CONSENT, subscriber_form, task_named
+from service.cases import service as cases
+from service.cases.tasks import list_tasks
+from service.deps import Deps
+
+
+def _actor(deps: Deps, user_id: int, name: str) -> Actor:
+    with deps.unit_of_work() as uow:
+        return Actor(user_id, name, roles_of(uow.session, user_id))
+
+
+@contextmanager
+def _statements(deps: Deps) -> Iterator[list[str]]:
+    """Every SQL statement the data database runs meanwhile, whitespace-normalised."""
+    seen: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(deps.db.engine, "before_cursor_execute", listen)
+    try:
+        yield seen
+    finally:
+        event.remove(deps.db.engine, "before_cursor_execute", listen)
+
+
+def _collection(deps: Deps, desk: Actor, reviewer: Actor) -> list[list[str]]:
+    """One collection case; the statements of each of its three completions."""
+    steps: list[list[str]] = []
+
+    def step(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        with _statements(deps) as seen:
+            summary = run()
+        steps.append(seen)
+        return summary
+
+    case = cases.start_case(deps, desk, "collection")
+    case = step(
+        lambda: cases.complete_task(deps, desk, task_named(case, "record_consent"), CONSENT)
+    )
+    form = subscriber_form()
+    case = step(lambda: cases.complete_task(deps, desk, task_named(case, "fill_form"), form))
+    case = step(lambda: cases.complete_task(deps, reviewer, task_named(case, "review"), APPROVE))
+    assert case["status"] == "completed"
+    return steps
+
+
+def test_each_completion_writes_its_case_row_once_and_costs_the_same_as_the_database_grows(
+    deps, users
+):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    reviewer = _actor(deps, users["reviewer"], "reviewer")
+    _collection(deps, desk, reviewer)  # the process's first case reads its version's content
+    first = _collection(deps, desk, reviewer)
+    for _ in range(3):
+        _collection(deps, desk, reviewer)
+    later = _collection(deps, desk, reviewer)
+    for statements in first + later:
+        # State, lock version and the end in one UPDATE, and no ORM flush of the
+        # same row after it (the vault may write the subject it just created).
+        case_writes = [s for s in statements if s.startswith("UPDATE cases")]
+        assert len([s for s in case_writes if "lock_version" in s]) == 1, case_writes
+        assert all(s.startswith("UPDATE cases SET subject=") for s in case_writes[:-1])
+        assert "lock_version" in case_writes[-1], case_writes
+        task_reads = [s for s in statements if s.startswith("SELECT tasks.id, tasks.case_id")]
+        assert len(task_reads) == 1, task_reads
+    # Nothing on the path reads more as finished cases pile up.
+    assert [len(s) for s in later] == [len(s) for s in first]
+
+
+def test_the_summary_after_a_step_lists_exactly_the_open_tasks(deps, users):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    case = cases.start_case(deps, desk, "collection")
+    assert [t["name"] for t in case["tasks"]] == ["record_consent"]
+    case = cases.complete_task(deps, desk, task_named(case, "record_consent"), CONSENT)
+    assert [(t["name"], t["status"]) for t in case["tasks"]] == [("fill_form", "open")]
+    with deps.unit_of_work() as uow:
+        assert case == cases.case_summary(uow.session, uow.session.get_one(cases.Case, case["id"]))
+
+
+def test_every_task_list_scope_pages_through_the_merged_queue_in_order(deps, users):
+    both = _actor(deps, users["allrounder"], "allrounder")
+    for _ in range(4):
+        cases.start_case(deps, both, "collection")
+    with deps.unit_of_work() as uow:
+        open_ids = [t["id"] for t in list_tasks(uow.session, both, scope="claimable", limit=10)]
+    assert len(open_ids) == 4
+    cases.claim_task(deps, both, open_ids[1])
+    cases.claim_task(deps, both, open_ids[3])
+    with deps.unit_of_work() as uow:
+        whole = list_tasks(uow.session, both, scope="all", limit=10)
+        mine = list_tasks(uow.session, both, scope="mine", limit=10)
+        claimable = list_tasks(uow.session, both, scope="claimable", limit=10)
+        pages = [
+            list_tasks(uow.session, both, scope="all", limit=2, offset=offset) for offset in (0, 2)
+        ]
+    assert sorted(t["id"] for t in whole) == sorted(open_ids)
+    assert {t["id"] for t in mine} == {open_ids[1], open_ids[3]}
+    assert {t["id"] for t in claimable} == {open_ids[0], open_ids[2]}
+    order = [(t["due_at"] is None, t["due_at"], t["created_at"]) for t in whole]
+    assert order == sorted(order, key=lambda k: (k[0], k[1] or "", k[2]))
+    assert pages[0] + pages[1] == whole
+
+
+def test_the_claimable_list_reads_the_queue_index_in_order(deps, users):
+    reviewer = _actor(deps, users["reviewer"], "reviewer")
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    case = cases.start_case(deps, desk, "collection")
+    case = cases.complete_task(deps, desk, task_named(case, "record_consent"), CONSENT)
+    cases.complete_task(deps, desk, task_named(case, "fill_form"), subscriber_form())
+    postgres = deps.db.is_postgres
+    captured: list[tuple[str, Any]] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        captured.append((statement, parameters))
+
+    with deps.unit_of_work() as uow:
+        conn = uow.session.connection()
+        if postgres:  # a handful of rows: make the planner show the plan a big queue gets
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        event.listen(deps.db.engine, "before_cursor_execute", listen)
+        try:
+            assert list_tasks(uow.session, reviewer, scope="claimable", limit=50)
+        finally:
+            event.remove(deps.db.engine, "before_cursor_execute", listen)
+        statement, parameters = captured[-1]
+        explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
+        rows = conn.exec_driver_sql(explain + statement, parameters).all()
+    plan = " | ".join(" ".join(str(c) for c in row) for row in rows)
+    assert "ix_tasks_queue" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def test_a_read_only_unit_of_work_neither_waits_for_nor_blocks_a_writer(deps, users):
+    with deps.unit_of_work() as writer:
+        writer.session.execute(
+            update(User).where(User.id == users["reviewer"]).values(display_name="renamed")
+        )
+        # The writer holds its transaction (on SQLite: the write lock) open meanwhile.
+        with deps.db.read_unit_of_work() as reader:
+            name = reader.session.scalar(
+                select(User.display_name).where(User.id == users["reviewer"])
+            )
+            reader.commit()
+        writer.commit()
+    assert name == "reviewer"
+    with deps.db.read_unit_of_work() as reader:
+        try:  # PostgreSQL refuses the write; SQLite's commit rolls it back
+            reader.session.execute(
+                update(User).where(User.id == users["reviewer"]).values(display_name="lost")
+            )
+        except DBAPIError:
+            assert deps.db.is_postgres
+        reader.commit()
+    with deps.unit_of_work() as uow:
+        assert (
+            uow.session.scalar(select(User.display_name).where(User.id == users["reviewer"]))
+            == "renamed"
+        )
