@@ -22,7 +22,19 @@ ERROR, WARNING = "error", "warning"
 KNOWN_ENVS = ("development", "test", "production")
 DEV_SECRET = Settings.secret_key
 MIN_SECRET_LENGTH = 32
-WEAK_WORDS = ("secret", "password", "changeme", "change-me", "dev", "test", "example", "insecure")
+WEAK_WORDS = (
+    "secret",
+    "password",
+    "changeme",
+    "change-me",
+    "dev",
+    "test",
+    "example",
+    "insecure",
+    "production",
+    "datasteward",
+    "key",
+)
 GENERATE = "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
 # DATASTEWARD_* variables read outside Settings.
 OTHER_VARIABLES = frozenset({"DATASTEWARD_DEBUG"})
@@ -100,11 +112,32 @@ def secret_weakness(secret: str) -> str | None:
         return f"is {len(secret)} characters; use at least {MIN_SECRET_LENGTH} random ones"
     if len(set(secret)) < 12:
         return "repeats too few characters to be random"
+    # A random secret may contain a short word by chance (one in a few hundred
+    # generated keys holds "dev" or "test"); refuse only when what is left once
+    # the words are taken out is too short to be a secret on its own.
     lowered = secret.lower()
-    word = next((w for w in WEAK_WORDS if w in lowered), None)
-    if word:
-        return f"contains the word {word!r}; generate one: {GENERATE}"
+    words = [w for w in WEAK_WORDS if w in lowered]
+    rest = lowered
+    for word in words:
+        rest = rest.replace(word, "")
+    if words and len(_without_runs(rest)) < MIN_SECRET_LENGTH:
+        return f"contains the word {words[0]!r}; generate one: {GENERATE}"
     return None
+
+
+def _without_runs(text: str) -> str:
+    """`text` without runs of four or more consecutive characters ("0123", "abcd", "4321")."""
+    kept, i = [], 0
+    while i < len(text):
+        j = i + 1
+        step = ord(text[j]) - ord(text[i]) if j < len(text) else 0
+        if step in (1, -1):
+            while j < len(text) and ord(text[j]) - ord(text[j - 1]) == step:
+                j += 1
+        if j - i < 4:
+            kept.append(text[i:j])
+        i = j
+    return "".join(kept)
 
 
 def check_databases(settings: Settings, _env: Mapping[str, str]) -> Iterable[Problem]:

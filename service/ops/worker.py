@@ -9,6 +9,7 @@ figures are summed.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -39,8 +40,14 @@ def instrument(app: Celery) -> None:
 
 
 def _on_worker_init(**_: Any) -> None:
-    from service.ops.metrics import install_commit_counters
+    from service.ops.metrics import install_commit_counters, multiprocess_dir
 
+    # The pool processes write their figures there; a container's fresh /tmp lacks it,
+    # and the metrics server refuses to start without it. (In the main process, before
+    # the pool forks and before the metrics server starts.)
+    directory = multiprocess_dir()
+    if directory:
+        os.makedirs(directory, exist_ok=True)
     # Cases a job finishes (timers, deletions) count like those finished over HTTP.
     install_commit_counters()
 

@@ -64,6 +64,17 @@ def test_a_weak_secret_is_an_error_in_production(keyed_dir, secret):
     }
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "Qm7xK2pLr9Zt4WvBn8YcHs3Jd6FgTdevA5eUw1RkXo0NiPq_ZbLy-MaC",
+        "testH7qL0xZ2vN9rB4kW1pS8yD3mF6jG5cT_uE-aR0oI7nQ2lK9hV4s",
+    ],
+)
+def test_a_generated_secret_that_holds_a_short_word_by_chance_is_accepted(keyed_dir, secret):
+    assert problems(production(keyed_dir, DATASTEWARD_SECRET_KEY=secret)) == {}
+
+
 def test_debug_on_in_production_is_an_error(keyed_dir):
     env = production(keyed_dir, DATASTEWARD_DEBUG="1", FLASK_DEBUG="true")
     assert problems(env) == {"DATASTEWARD_DEBUG": ERROR, "FLASK_DEBUG": ERROR}

@@ -22,6 +22,7 @@ import yaml
 
 from service.config import PREFIX, Settings
 from service.ops.queues import QUEUES
+from tests.production.cluster import strong_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -311,3 +312,185 @@ def test_every_deployment_requests_resources_and_has_a_disruption_budget():
         assert any(wanted.items() <= found.items() for found in labels), budget["metadata"]
     covered = {b["metadata"]["name"] for b in budgets}
     assert {"datasteward-api", "datasteward-worker-engine"} <= covered
+
+
+# --- every queue is consumed; references resolve ------------------------------------
+
+
+def worker_queues(argv: list[str]) -> set[str]:
+    return set(argv[argv.index("-Q") + 1].split(",")) if "-Q" in argv else set(QUEUES)
+
+
+def test_every_queue_has_a_worker_in_compose_and_in_kubernetes():
+    """A queue nobody consumes fills up silently: each deployment serves every kind of job."""
+    for deployment in ("compose", "k8s"):
+        consumed: set[str] = set()
+        for where, container in our_containers():
+            argv = container["command"]
+            if where.startswith(deployment) and argv[0] == "celery" and argv[3] == "worker":
+                consumed |= worker_queues(argv)
+        assert consumed == set(QUEUES), f"{deployment}: no worker for {set(QUEUES) - consumed}"
+
+
+def metrics_port(argv: list[str]) -> int | None:
+    return int(argv[argv.index("--metrics-port") + 1]) if "--metrics-port" in argv else None
+
+
+def test_probe_ports_are_declared_and_match_what_the_process_listens_on():
+    """A named probe port exists on the container; a worker's is its --metrics-port."""
+    for where, container in our_containers():
+        argv = container["command"]
+        if where.startswith("k8s"):
+            ports = {p["name"]: p["containerPort"] for p in container.get("ports", [])}
+            for key in ("livenessProbe", "readinessProbe", "startupProbe"):
+                probe = container.get(key, {}).get("httpGet")
+                if probe:
+                    assert probe["port"] in ports, f"{where} {key}: no port {probe['port']!r}"
+            if "metrics" in ports:
+                assert ports["metrics"] == metrics_port(argv), where
+            if "http" in ports:
+                assert ports["http"] == 8000, where
+        else:
+            test = " ".join(container.get("healthcheck", {}).get("test", []))
+            for _, path, port in urls_in(where, test):
+                if path == "/metrics":
+                    assert int(port) == metrics_port(argv), where
+
+
+def test_every_object_a_manifest_refers_to_is_defined():
+    documents = list(k8s_documents())
+    defined = {(doc["kind"], doc["metadata"]["name"]) for doc in documents}
+    for doc in documents:
+        pod = doc.get("spec", {}).get("template", {}).get("spec")
+        if not pod:
+            continue
+        name = doc["metadata"]["name"]
+        selector = doc["spec"].get("selector", {}).get("matchLabels", {})
+        assert selector.items() <= doc["spec"]["template"]["metadata"]["labels"].items(), name
+        for container in pod["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert ("ConfigMap", source["configMapRef"]["name"]) in defined, name
+                if "secretRef" in source:
+                    assert ("Secret", source["secretRef"]["name"]) in defined, name
+            volumes = {volume["name"] for volume in pod.get("volumes", [])}
+            for mount in container.get("volumeMounts", []):
+                assert mount["name"] in volumes, f"{name}: no volume {mount['name']}"
+        for volume in pod.get("volumes", []):
+            if "secret" in volume:
+                assert ("Secret", volume["secret"]["secretName"]) in defined, name
+            if "persistentVolumeClaim" in volume:
+                claim = volume["persistentVolumeClaim"]["claimName"]
+                assert ("PersistentVolumeClaim", claim) in defined, name
+    for service in (doc for doc in documents if doc["kind"] == "Service"):
+        matched = [
+            doc
+            for doc in documents
+            if doc["kind"] == "Deployment"
+            and service["spec"]["selector"].items()
+            <= doc["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        assert matched, service["metadata"]["name"]
+        for port in service["spec"]["ports"]:
+            names = {
+                p["name"]
+                for doc in matched
+                for c in doc["spec"]["template"]["spec"]["containers"]
+                for p in c.get("ports", [])
+            }
+            assert port["targetPort"] in names, service["metadata"]["name"]
+
+
+def test_every_service_and_volume_compose_refers_to_is_defined():
+    document = yaml_documents(DEPLOY / "compose.yaml")[0]
+    services, volumes = document["services"], set(document["volumes"])
+    for name, service in services.items():
+        for needed in service.get("depends_on", {}):
+            assert needed in services, f"{name} depends on unknown {needed}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if not source.startswith(("/", ".")):
+                assert source in volumes, f"{name}: volume {source} is not declared"
+
+
+def test_every_unit_a_systemd_unit_names_is_shipped():
+    units = systemd_units()
+    ours = re.compile(r"datasteward[\w@.-]*\.(?:service|target)")
+    for name, unit in units.items():
+        for section in unit.sections():
+            for key, value in unit[section].items():
+                if key in ("After", "Requires", "Wants", "PartOf", "WantedBy", "BindsTo"):
+                    for named in ours.findall(value):
+                        template = re.sub(r"@[^.]+\.", "@.", named)
+                        assert named in units or template in units, f"{name} {key}: {named}"
+
+
+# --- the settings they pass are valid for the service ------------------------------
+
+
+KEY_FILE_VARIABLES = {
+    "DATASTEWARD_KEYRING_FILE",
+    "DATASTEWARD_BLIND_INDEX_KEY_FILE",
+    "DATASTEWARD_SIGNING_KEY_FILE",
+}
+STRONG = strong_secret()  # what an operator generates for each placeholder
+
+
+def dockerfile_environment() -> dict[str, str]:
+    text = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    line = next(x for x in text.splitlines() if x.startswith("ENV "))
+    return dict(pair.split("=", 1) for pair in shlex.split(line[4:]))
+
+
+def filled(value: str) -> str:
+    """A placeholder (REPLACE, ${VAR:?...}) replaced by a strong value, as an operator does."""
+    return re.sub(r"\$\{[^}]+\}", STRONG, value).replace("REPLACE", STRONG)
+
+
+def deployed_environments() -> Iterator[tuple[str, dict[str, str]]]:
+    image = dockerfile_environment()
+    for where, container in our_containers():
+        env = container.get("environment") or {}
+        if where.startswith("compose"):
+            yield where, image | {k: filled(str(v)) for k, v in env.items() if k != "<<"}
+    config = next(d for d in k8s_documents() if d["kind"] == "ConfigMap")["data"]
+    secret = next(d for d in k8s_documents() if d["metadata"]["name"] == "datasteward-secrets")
+    secrets = {k: filled(v) for k, v in secret["stringData"].items()}
+    yield "k8s datasteward-config + datasteward-secrets", image | config | secrets
+    example = (DEPLOY / "datasteward.env.example").read_text().splitlines()
+    pairs = (line.split("=", 1) for line in example if line and not line.startswith("#"))
+    yield "datasteward.env.example", {k: filled(v) for k, v in pairs}
+
+
+def test_the_settings_each_deployment_passes_pass_the_configuration_check():
+    """Parsed by Settings as the service parses them, then `check-config`'s own checks.
+
+    Only the key files are missing here (they are made on the target by `datasteward init`).
+    """
+    from service.ops.checkconfig import ERROR, check
+
+    checked = 0
+    for where, env in deployed_environments():
+        settings = Settings.from_env(env)
+        assert settings.is_production, where
+        errors = [
+            problem
+            for problem in check(settings, env)
+            if problem.severity == ERROR and problem.variable not in KEY_FILE_VARIABLES
+        ]
+        assert errors == [], f"{where}: {[str(e) for e in errors]}"
+        assert settings.keystore_url != settings.database_url, where
+        checked += 1
+    assert checked >= 3
+
+
+def test_a_deployment_whose_secret_is_left_as_shipped_is_refused():
+    """The check above can fail: the shipped placeholder secret is an error."""
+    from service.ops.checkconfig import ERROR, check
+
+    example = (DEPLOY / "datasteward.env.example").read_text().splitlines()
+    env = dict(line.split("=", 1) for line in example if line and not line.startswith("#"))
+    problems = check(Settings.from_env(env), env)
+    assert any(p.severity == ERROR and p.variable == "DATASTEWARD_SECRET_KEY" for p in problems), (
+        problems
+    )

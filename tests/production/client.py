@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,11 +72,39 @@ class FailoverClient:
         body: Any = None,
         auth: bool = True,
     ) -> Reply:
+        data = json.dumps(body).encode() if body is not None else None
+        return self._call(method, path, user if auth else None, prefer, data, "application/json")
+
+    def upload(self, path: str, user: str, prefer: int, filename: str, content: bytes) -> Reply:
+        """POST one file as multipart/form-data field ``file`` (a proof document)."""
+        boundary = uuid.uuid4().hex
+        data = b"".join(
+            (
+                f"--{boundary}\r\n".encode(),
+                f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'.encode(),
+                b"Content-Type: application/octet-stream\r\n\r\n",
+                content,
+                f"\r\n--{boundary}--\r\n".encode(),
+            )
+        )
+        return self._call(
+            "POST", path, user, prefer, data, f"multipart/form-data; boundary={boundary}"
+        )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        user: str | None,
+        prefer: int,
+        data: bytes | None,
+        content_type: str,
+    ) -> Reply:
         retried = False
         for _attempt in range(40):
             base = self._pick(prefer)
             try:
-                status, payload = self._send(base, method, path, user if auth else None, body)
+                status, payload = self._send(base, method, path, user, data, content_type)
             except CONNECTION_ERRORS:
                 self.down.add(base)
                 self.stats.add("failovers")
@@ -95,12 +124,17 @@ class FailoverClient:
         return alive[0]
 
     def _send(
-        self, base: str, method: str, path: str, user: str | None, body: Any
+        self,
+        base: str,
+        method: str,
+        path: str,
+        user: str | None,
+        data: bytes | None,
+        content_type: str,
     ) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": content_type}
         if user is not None:
             headers["Authorization"] = f"Bearer {self.tokens[user]}"
-        data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - loopback

@@ -1,6 +1,6 @@
 """A production-shaped deployment on this machine, without containers.
 
-Fresh PostgreSQL databases (data and key store), a Redis database of its own,
+Fresh PostgreSQL databases (data and key store), the test run's Redis database,
 gunicorn API processes, Celery workers on split queues and one beat, each a
 separate process group configured only by environment variables, so that a
 test can kill one with SIGKILL exactly as a crashed machine would.
@@ -25,12 +25,34 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-REDIS_DB = 3  # this test's own Redis database number
+# A killed worker's unacknowledged jobs come back after this long (production: an hour,
+# longer than any job). Short here so the test sees the redelivery; still far longer
+# than any job of this run takes, so a live worker's job is not handed out twice.
+VISIBILITY_TIMEOUT_S = 8
 
 
 def redis_url(test_redis_url: str) -> str:
-    """The host of DATASTEWARD_TEST_REDIS_URL with this test's database number."""
-    return test_redis_url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    """The Redis database the deployment uses: the test run's own (DATASTEWARD_TEST_REDIS_URL).
+
+    The job queues and the rate limits all live in that one database;
+    the test flushes it before the cluster starts, as the other Redis tests do.
+    """
+    return test_redis_url
+
+
+def strong_secret() -> str:
+    """A generated secret that `check-config` accepts.
+
+    The check refuses any secret containing a word such as "dev" or "test", so a
+    random token is refused now and then (about 1 in 500); an operator would
+    simply generate another one.
+    """
+    from service.ops.checkconfig import secret_weakness
+
+    while True:
+        secret = secrets.token_urlsafe(48)
+        if secret_weakness(secret) is None:
+            return secret
 
 
 class Databases:
@@ -60,6 +82,7 @@ class Cluster:
 
     def __init__(self, workdir: Path, databases: Databases, redis: str) -> None:
         self.workdir = workdir
+        self.databases = databases
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.env = {
@@ -70,10 +93,11 @@ class Cluster:
             "DATASTEWARD_KEYSTORE_URL": databases.keystore_url,
             "DATASTEWARD_REDIS_URL": redis,
             "DATASTEWARD_BROKER_URL": redis,
-            "DATASTEWARD_SECRET_KEY": secrets.token_urlsafe(48),
+            "DATASTEWARD_SECRET_KEY": strong_secret(),
             "DATASTEWARD_PROCESSES_DIR": str(ROOT / "processes"),
             "DATASTEWARD_TIMER_INTERVAL_S": "2",
             "DATASTEWARD_OUTBOX_INTERVAL_S": "2",
+            "DATASTEWARD_BROKER_VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
             "PYTHONPATH": str(ROOT),
         }
         self.processes: dict[str, subprocess.Popen] = {}
@@ -172,3 +196,54 @@ def wait_until(check: Any, what: str, timeout: float = 60.0) -> None:
 def ready(base: str) -> bool:
     status, body = get(f"{base}/readyz")
     return status == 200 and json.loads(body)["status"] == "ready"
+
+
+class JobLog:
+    """Which jobs of one kind a worker has taken and which it finished, read from its log.
+
+    A prefork worker logs ``Task <name>[<id>] received`` when it takes a job
+    from the broker and ``job finished`` (with ``job_id``) when the job's code
+    has returned. A job received but not finished is in flight. The log is read
+    incrementally, so `in_flight` is cheap enough to poll while the worker runs.
+    """
+
+    def __init__(self, path: Path, task_name: str) -> None:
+        self.path, self.task_name = path, task_name
+        self.offset = 0
+        self.received: list[str] = []
+        self.seen_at: dict[str, float] = {}  # job id -> when this reader first saw it taken
+        self.finished: dict[str, str] = {}  # job id -> outcome
+        self._tail = b""
+
+    def read(self) -> JobLog:
+        with self.path.open("rb") as log:
+            log.seek(self.offset)
+            chunk = log.read()
+        self.offset += len(chunk)
+        lines = (self._tail + chunk).split(b"\n")
+        self._tail = lines.pop()  # an unfinished last line waits for the next read
+        for raw in lines:
+            self._note(raw)
+        return self
+
+    def _note(self, raw: bytes) -> None:
+        if not raw.startswith(b"{"):
+            return
+        entry = json.loads(raw)
+        received = f"Task {self.task_name}["
+        message = entry.get("message", "")
+        if message.startswith(received) and message.endswith("] received"):
+            job = message[len(received) : -len("] received")]
+            self.received.append(job)
+            self.seen_at.setdefault(job, time.monotonic())
+        elif message == "job finished" and entry.get("task_name") == self.task_name:
+            self.finished[entry["job_id"]] = entry.get("outcome", "")
+
+    def in_flight(self, for_at_least: float = 0.0) -> list[str]:
+        """Jobs taken and not finished (and seen taken at least ``for_at_least`` seconds ago)."""
+        now = time.monotonic()
+        return [
+            job
+            for job in self.received
+            if job not in self.finished and now - self.seen_at[job] >= for_at_least
+        ]
