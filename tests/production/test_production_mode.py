@@ -392,8 +392,20 @@ def _check_lookups(client: FailoverClient, runs: list[CaseRun]) -> None:
 
 
 def _check_redelivery(deployment: Cluster, killed_jobs: list[str]) -> None:
-    """The deletion jobs worker-a died holding were handed to worker-b and finished there."""
-    survivor = JobLog(deployment.logs / "worker-b.log", SHRED_JOB).read()
+    """The deletion jobs worker-a died holding were handed to worker-b and finished there.
+
+    Their requests are usually done by then in another job's batch, so the cases
+    can all finish before the broker's visibility timeout hands the killed
+    message on: wait for the redelivery itself.
+    """
+    deadline = time.monotonic() + 6 * VISIBILITY_TIMEOUT_S + 30
+    while True:
+        survivor = JobLog(deployment.logs / "worker-b.log", SHRED_JOB).read()
+        if all(survivor.finished.get(job) for job in killed_jobs):
+            break
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     for job in killed_jobs:
         assert job in survivor.received, f"deletion job {job} was never redelivered"
         assert survivor.finished.get(job) == "success", f"deletion job {job} did not finish"
