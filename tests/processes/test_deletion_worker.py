@@ -8,7 +8,7 @@ from sqlalchemy import select
 from service.cases.models import Case
 from service.vault.models import DataKey, DeletionCertificate, Subject, SubjectField
 from tests.conftest import need_service
-from tests.integration.workers.conftest import wait_for
+from tests.integration.worker_harness import wait_for
 from tests.processes.test_deletion import _approved_by_both
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -18,13 +18,13 @@ def test_the_case_waits_for_the_worker_and_the_subject_is_unrecoverable(
     api, deps, customer, more_users, tmp_path
 ):
     need_service("redis")
-    from tests.integration.vault.worker_helpers import Worker, flush_broker, publish_jobs
+    from tests.integration.worker_harness import deletion_worker, flush_broker, publish_jobs
 
     flush_broker()
     case_id = _approved_by_both(api)
     with deps.unit_of_work() as uow:
         assert uow.session.get_one(Case, case_id).status == "running"
-    worker = Worker(deps.settings, tmp_path / "worker.log")
+    worker = deletion_worker(deps.settings, tmp_path / "worker.log")
     try:
         publish_jobs(deps)
 

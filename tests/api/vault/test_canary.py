@@ -27,7 +27,7 @@ from tests.integration.vault.helpers import (
     install_shredding_procedure,
     resident_id,
 )
-from tests.integration.vault.worker_helpers import flush_broker, publish_jobs
+from tests.integration.worker_harness import flush_broker, publish_jobs
 
 
 def _canaries() -> dict[str, str]:

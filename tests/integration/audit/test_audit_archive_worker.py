@@ -8,7 +8,6 @@ naming the segment.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -25,52 +24,16 @@ from service.ops.queues import queue_for
 from service.signing import public_key_pem
 from tests.conftest import REDIS_URL, ROOT, FixedClock, need_service
 from tests.integration.audit.audit_helpers import fill_log
-
-
-def _environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATASTEWARD_")}
-    env.update(
-        DATASTEWARD_ENV="test",
-        DATASTEWARD_VAR_DIR=settings.var_dir,
-        DATASTEWARD_DATABASE_URL=settings.database_url,
-        DATASTEWARD_KEYSTORE_URL=settings.keystore_url,
-        DATASTEWARD_BROKER_URL=REDIS_URL,
-        DATASTEWARD_PROCESSES_DIR=settings.processes_dir,
-    )
-    return env
+from tests.integration.worker_harness import Worker, flush_broker, worker_environment
 
 
 @pytest.fixture
-def worker(settings: Settings, tmp_path: Path) -> Iterator[subprocess.Popen]:
+def worker(settings: Settings, tmp_path: Path) -> Iterator[Worker]:
     need_service("redis")
-    import redis
-
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.celery_app",
-        "worker",
-        "--pool",
-        "solo",
-        "--loglevel",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
-    with open(tmp_path / "worker.log", "w") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=_environment(settings), stdout=log, stderr=subprocess.STDOUT
-        )
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    flush_broker()
+    started = Worker(worker_environment(settings, REDIS_URL), tmp_path / "worker.log")
+    yield started
+    started.stop()
 
 
 def _wait_until_pruned(deps, timeout: float = 90.0) -> list[str]:

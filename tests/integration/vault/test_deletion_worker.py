@@ -24,8 +24,8 @@ from tests.integration.vault.helpers import (
     resident_id,
     shred_jobs,
 )
-from tests.integration.vault.worker_helpers import (
-    Worker,
+from tests.integration.worker_harness import (
+    deletion_worker,
     flush_broker,
     publish_jobs,
     wait_for_state,
@@ -103,13 +103,13 @@ def _decrypts(key: bytes, subject: str, field: str, version: int, blob: bytes) -
 
 
 def _run_to_completion(deps, settings, tmp_path, request_id, crash_at: str = "") -> None:
-    worker = Worker(settings, tmp_path / "worker.log", crash_at)
+    worker = deletion_worker(settings, tmp_path / "worker.log", crash_at)
     try:
         publish_jobs(deps)
         if crash_at:
             assert worker.wait_killed() == -9
             worker.stop()
-            worker = Worker(settings, tmp_path / "worker.log")
+            worker = deletion_worker(settings, tmp_path / "worker.log")
         wait_for_state(deps, request_id, "completed", worker)
     finally:
         worker.stop()

@@ -18,7 +18,7 @@ from service.vault.keyring import load_keyring_file
 from service.vault.models import DataKey, KeyRotation, Subject, SubjectField
 from service.vault.rotation import key_status, retire_version, rotate_keys
 from tests.conftest import ROOT
-from tests.integration.vault.worker_helpers import worker_env
+from tests.integration.worker_harness import redis_worker_environment
 
 SUBJECTS = 10_000
 
@@ -106,7 +106,7 @@ def test_a_kek_version_still_in_use_cannot_be_retired(deps):
 
 def test_keys_rotate_command_shows_progress_and_records_the_rotation(deps, settings):
     _many_subjects(deps, 30)
-    env = worker_env(settings)
+    env = redis_worker_environment(settings)
     done = subprocess.run(
         [sys.executable, "-m", "service.cli", "keys", "rotate", "--batch-size", "10"],
         cwd=ROOT,

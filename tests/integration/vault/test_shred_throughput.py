@@ -17,7 +17,7 @@ from tests.integration.vault.helpers import (
     install_shredding_procedure,
     resident_id,
 )
-from tests.integration.vault.worker_helpers import Worker, flush_broker, publish_jobs
+from tests.integration.worker_harness import deletion_worker, flush_broker, publish_jobs
 
 SUBJECTS = 200
 
@@ -33,7 +33,7 @@ def test_one_worker_shreds_subjects_at_a_measured_rate(deps, settings, users, tm
             FORM, id_number=resident_id(f"11010519800101{index:03d}"), mobile=f"139{index:08d}"
         )
         deletion_case(deps, desk, active_subject(deps, form))
-    worker = Worker(settings, tmp_path / "worker.log")
+    worker = deletion_worker(settings, tmp_path / "worker.log")
     try:
         time.sleep(3)  # let the worker connect before the clock starts
         started = time.monotonic()

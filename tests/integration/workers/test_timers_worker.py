@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from service.access.service import Actor, roles_of
 from service.cases import service as cases
 from service.cases.models import Case
-from tests.integration.workers.conftest import wait_for
+from tests.integration.worker_harness import wait_for
 
 
 def _case_outcome(deps, case_id: str) -> str | None:
