@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from service.access.service import create_user
+from service.access.service import RoleScope, create_user, set_roles
 from service.config import Settings
 from service.db import Base, KeystoreBase
 from service.definitions.service import install_shipped
@@ -212,20 +212,37 @@ def users(deps: Deps) -> dict[str, int]:
 
 def add_users(deps: Deps, people: dict[str, list[str]]) -> dict[str, int]:
     """Create trained users (password PASSWORD) with the given roles; returns their ids."""
-    ids = {}
+    return {username: add_user(deps, username, roles) for username, roles in people.items()}
+
+
+def add_user(
+    deps: Deps,
+    username: str,
+    roles: list[str],
+    *,
+    trained_days: float = 365,
+    branch: str | None = None,
+    department: str | None = None,
+    scopes: list[RoleScope] | None = None,
+) -> int:
+    """One user (password PASSWORD), trained for `trained_days`, at a home branch/department,
+    holding `roles` unscoped or, with `scopes`, as scoped there; returns the id."""
     with deps.unit_of_work() as uow:
-        for username, roles in people.items():
-            ids[username] = create_user(
-                uow.session,
-                username=username,
-                password=PASSWORD,
-                display_name=username,
-                roles=roles,
-                now=deps.now(),
-                trained_until=deps.now() + timedelta(days=365),
-            )
+        user_id = create_user(
+            uow.session,
+            username=username,
+            password=PASSWORD,
+            display_name=username,
+            roles=roles,
+            now=deps.now(),
+            branch=branch,
+            department=department,
+            trained_until=deps.now() + timedelta(days=trained_days),
+        )
+        if scopes:
+            set_roles(uow.session, user_id, scopes)
         uow.commit()
-    return ids
+    return user_id
 
 
 @pytest.fixture

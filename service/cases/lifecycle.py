@@ -9,8 +9,8 @@ from sqlalchemy import delete, select, update
 
 from service.access.service import REVIEW_ROLES, Actor
 from service.audit.service import Event, Refusal, record, records_refusals
-from service.cases.models import Case, Task
-from service.cases.service import _event, _lock_case, _restore, _save, case_summary
+from service.cases.models import Case, Task, lock_case
+from service.cases.service import _event, _restore, _save, case_summary
 from service.clock import aware
 from service.definitions.models import ProcedureVersion
 from service.deps import Deps
@@ -27,7 +27,7 @@ def withdraw_case(deps: Deps, actor: Actor, case_id: str, reason: str) -> dict[s
     """The requester withdraws before review starts; the case ends cleanly, audited."""
     now = deps.now()
     with deps.unit_of_work() as uow:
-        case = _lock_case(uow.session, case_id)
+        case = lock_case(uow.session, case_id)
         if case.started_by != actor.id:
             raise _refusal(
                 "case.withdraw", case, "only the person who filed the request can withdraw it"
@@ -59,7 +59,7 @@ def extend_deadline(
     """Move a running request's due date, with a recorded reason, within the hard ceiling."""
     now = deps.now()
     with deps.unit_of_work() as uow:
-        case = _lock_case(uow.session, case_id)
+        case = lock_case(uow.session, case_id)
         if not actor.roles & EXTENDING_ROLES:
             raise _refusal("case.extend", case, f"extending needs one of {sorted(EXTENDING_ROLES)}")
         if case.status != "running":

@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 
 from service.access.service import Actor
 from service.audit.service import Event, record, records_refusals
-from service.cases.models import Case, Task
-from service.cases.service import _lock_case
+from service.cases.models import Case, Task, lock_case
 from service.cases.tasks import sync_tasks
 from service.definitions.models import ProcedureVersion
 from service.definitions.service import compile_version, published_version
@@ -76,7 +75,7 @@ def _migrate_one(deps: Deps, actor: Actor, target_id: int, case_id: str) -> list
     """[] when the case moved; otherwise the reasons, audited after the rollback."""
     now = deps.now()
     with deps.unit_of_work() as uow:
-        case = _lock_case(uow.session, case_id)
+        case = lock_case(uow.session, case_id)
         target = uow.session.get_one(ProcedureVersion, target_id)
         old_version = uow.session.get_one(ProcedureVersion, case.version_id)
         new = compile_version(deps.engine, target)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from service.db import Base
+from service.errors import NotFound
 
 
 class Case(Base):
@@ -72,3 +73,16 @@ class Task(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+def lock_case(session: Session, case_id: str) -> Case:
+    """The case row, locked for this transaction (one writer per case), read afresh."""
+    case = session.scalars(
+        select(Case)
+        .where(Case.id == case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case

@@ -22,7 +22,7 @@ from service.audit.service import Event, Refusal, record, records_refusals
 from service.cases import duties
 from service.cases.deadlines import due_date
 from service.cases.forms import validate_form
-from service.cases.models import Case, Task
+from service.cases.models import Case, Task, lock_case
 from service.cases.personal import take_personal_data
 from service.cases.tasks import COMPLETED_TASKS, due_at, task_summary
 from service.clock import iso
@@ -233,7 +233,7 @@ def resume_case(
     """
     now = deps.now()
     with deps.unit_of_work() as uow:
-        case = _lock_case(uow.session, case_id)
+        case = lock_case(uow.session, case_id)
         if case.status != "running":
             return False
         version = _version(uow.session, case)
@@ -272,7 +272,7 @@ def fire_due_timers(deps: Deps, actor: Actor, limit: int = 100) -> int:
     fired = 0
     for case_id in due:
         with deps.unit_of_work() as uow:
-            case = _lock_case(uow.session, case_id)
+            case = lock_case(uow.session, case_id)
             version = _version(uow.session, case)
             diagram = _diagram(deps, version)
             run = deps.engine.restore(diagram, case.state)
@@ -338,18 +338,6 @@ def _lock_case_of_task(session: Session, task_id: str) -> tuple[Case, str]:
     if row is None:
         raise NotFound(f"no task {task_id}")
     return row[0], row[1]
-
-
-def _lock_case(session: Session, case_id: str) -> Case:
-    case = session.scalars(
-        select(Case)
-        .where(Case.id == case_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    return case
 
 
 def _restore(deps: Deps, version: ProcedureVersion, case: Case) -> Run:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from service.access.service import REVIEW_ROLES, SYSTEM, Actor
 from service.audit.service import Event, Refusal, record, record_many, records_refusals
 from service.cases import duties
-from service.cases.models import Case, Task
+from service.cases.models import Case, Task, lock_case
 from service.db import UnitOfWork
 from service.deps import Deps
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -50,7 +50,7 @@ def upload_document(
         raise Invalid.field("file", rejected.reason) from None
     with deps.unit_of_work() as uow:
         # Locked: the form that names the subject moves the case's documents meanwhile.
-        case = _locked_case(uow.session, case_id)
+        case = lock_case(uow.session, case_id)
         if not _works_on(uow.session, actor, case):
             raise _refusal("document.upload", case, "you have no role in this case")
         if case.status != "running":
@@ -199,18 +199,6 @@ def lookup_subject(deps: Deps, actor: Actor, fields: dict[str, Any]) -> dict[str
         )
         uow.commit()
     return {"found": found is not None, "subject": found, "status": status}
-
-
-def _locked_case(session: Any, case_id: str) -> Case:
-    case = session.scalars(
-        select(Case)
-        .where(Case.id == case_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    return case
 
 
 def _case(session: Any, case_id: str) -> Case:

@@ -3,37 +3,22 @@ role neither lists, claims nor completes another branch's or department's tasks.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import select, update
 
 from service.access.models import User
-from service.access.service import RoleScope, create_user, set_roles
+from service.access.service import RoleScope
 from service.audit.models import AuditRecord
 from service.cases.models import Case
 from tests.api.conftest import CONSENT, VALID_FORM
-from tests.conftest import PASSWORD
+from tests.conftest import add_user
 
 REVIEW_FORM = {"decision": "approve", "comment": "checked against the ID card"}
 
 
 def _add_user(deps, username, roles, *, home=None, department=None, scopes=None) -> int:
-    with deps.unit_of_work() as uow:
-        user_id = create_user(
-            uow.session,
-            username=username,
-            password=PASSWORD,
-            display_name=username,
-            roles=roles,
-            now=deps.now(),
-            branch=home,
-            department=department,
-            trained_until=deps.now() + timedelta(days=30),
-        )
-        if scopes:
-            set_roles(uow.session, user_id, scopes)
-        uow.commit()
-    return user_id
+    return add_user(
+        deps, username, roles, trained_days=30, branch=home, department=department, scopes=scopes
+    )
 
 
 def _collected(desk) -> tuple[str, str]:

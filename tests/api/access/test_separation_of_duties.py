@@ -4,17 +4,15 @@ diagrams edited to move or add review steps: the rule holds whatever the drawing
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from service.access.service import create_user
 from service.audit.models import AuditRecord
 from service.definitions.service import install_shipped
 from tests.api.conftest import CONSENT, VALID_FORM
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import ROOT, add_user
 
 SHIPPED = ROOT / "processes" / "collection"
 APPROVE = {"decision": "approve"}
@@ -92,17 +90,7 @@ def _refusals(deps, action: str) -> list[str]:
 
 
 def _add_user(deps, username: str, roles: list[str]) -> None:
-    with deps.unit_of_work() as uow:
-        create_user(
-            uow.session,
-            username=username,
-            password=PASSWORD,
-            display_name=username,
-            roles=roles,
-            now=deps.now(),
-            trained_until=deps.now() + timedelta(days=30),
-        )
-        uow.commit()
+    add_user(deps, username, roles, trained_days=30)
 
 
 def test_the_collector_cannot_claim_or_complete_the_review_through_the_api(api, deps):

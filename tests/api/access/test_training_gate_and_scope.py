@@ -6,28 +6,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from service.access.service import RoleScope, create_user, set_roles
+from service.access.service import RoleScope
 from service.audit.models import AuditRecord
 from tests.api.conftest import CONSENT, VALID_FORM
-from tests.conftest import PASSWORD
+from tests.conftest import add_user
 
 
 def _add_user(deps, username, roles, days=30, branch=None, scope_branch=None) -> int:
-    with deps.unit_of_work() as uow:
-        user_id = create_user(
-            uow.session,
-            username=username,
-            password=PASSWORD,
-            display_name=username,
-            roles=roles,
-            now=deps.now(),
-            branch=branch,
-            trained_until=deps.now() + timedelta(days=days),
-        )
-        if scope_branch:
-            set_roles(uow.session, user_id, [RoleScope(r, branch=scope_branch) for r in roles])
-        uow.commit()
-    return user_id
+    scopes = [RoleScope(r, branch=scope_branch) for r in roles] if scope_branch else None
+    return add_user(deps, username, roles, trained_days=days, branch=branch, scopes=scopes)
 
 
 def _collected(desk) -> str:

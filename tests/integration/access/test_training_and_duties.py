@@ -7,28 +7,17 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from service.access.service import SYSTEM, Actor, check_password_policy, create_user
+from service.access.service import SYSTEM, Actor, check_password_policy
 from service.access.throttle import DatabaseThrottle, purge_attempts
 from service.access.training import lapses, send_training_reminders
 from service.audit.models import AuditRecord
 from service.cases.duties import check_not_author
 from service.errors import Forbidden, Invalid
-from tests.conftest import PASSWORD
+from tests.conftest import add_user
 
 
 def _user(deps, name, roles, days):
-    with deps.unit_of_work() as uow:
-        user_id = create_user(
-            uow.session,
-            username=name,
-            password=PASSWORD,
-            display_name=name,
-            roles=roles,
-            now=deps.now(),
-            trained_until=deps.now() + timedelta(days=days),
-        )
-        uow.commit()
-    return user_id
+    return add_user(deps, name, roles, trained_days=days)
 
 
 def test_training_lapses_when_its_expiry_passes(deps, clock):
