@@ -8,6 +8,7 @@ rule is public, and lets service/access/gate.py decide. Refusals are audited.
 from __future__ import annotations
 
 import hmac
+import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -135,3 +136,17 @@ def authenticated(view: Callable[..., Any]) -> Callable[..., Any]:
 
     wrapper.requires_auth = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def start_browser_session(login: dict[str, Any]) -> None:
+    """A fresh session for a logged-in user: new cookie contents and CSRF token, language kept.
+
+    Clearing first means nothing set before the login (a planted value) survives it.
+    """
+    lang = session.get("lang")
+    session.clear()
+    session.update(
+        api_token=login["token"], csrf_token=secrets.token_urlsafe(32), user=login["user"]
+    )
+    if lang:
+        session["lang"] = lang

@@ -7,7 +7,6 @@ and opens the same browser session as the login form. 404 when not configured.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import asdict
 from typing import Any
 
@@ -15,7 +14,7 @@ from flask import Blueprint, current_app, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
 from service.access.oidc import OidcSettings, PendingLogin, begin_login, finish_login
-from service.api.auth import anonymous_actor, deps
+from service.api.auth import anonymous_actor, deps, start_browser_session
 from service.api.openapi import op
 from service.errors import DomainError, NotFound
 
@@ -51,13 +50,7 @@ def callback() -> Any:
         if _wants_html():
             return _login_page_with(refusal)
         raise
-    lang = session.get("lang")
-    session.clear()
-    session.update(
-        api_token=result["token"], csrf_token=secrets.token_urlsafe(32), user=result["user"]
-    )
-    if lang:
-        session["lang"] = lang
+    start_browser_session(result)
     return redirect((kept or {}).get("next") or url_for("web.tasks"))
 
 

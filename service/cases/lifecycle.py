@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from service.access.service import REVIEW_ROLES, Actor
-from service.audit.service import Event, Refusal, record, records_refusals
+from service.audit.service import record, records_refusals
 from service.cases.models import Case, Task, lock_case
-from service.cases.service import _event, _restore, _save, case_summary
+from service.cases.service import _event, _restore, _save, case_summary, refused
 from service.clock import aware
 from service.definitions.models import ProcedureVersion
 from service.deps import Deps
@@ -29,8 +29,10 @@ def withdraw_case(deps: Deps, actor: Actor, case_id: str, reason: str) -> dict[s
     with deps.unit_of_work() as uow:
         case = lock_case(uow.session, case_id)
         if case.started_by != actor.id:
-            raise _refusal(
-                "case.withdraw", case, "only the person who filed the request can withdraw it"
+            raise refused(
+                "case.withdraw",
+                case=case,
+                reason="only the person who filed the request can withdraw it",
             )
         if case.status != "running":
             raise Conflict(f"case {case_id} has already ended ({case.outcome})")
@@ -61,7 +63,9 @@ def extend_deadline(
     with deps.unit_of_work() as uow:
         case = lock_case(uow.session, case_id)
         if not actor.roles & EXTENDING_ROLES:
-            raise _refusal("case.extend", case, f"extending needs one of {sorted(EXTENDING_ROLES)}")
+            raise refused(
+                "case.extend", case=case, reason=f"extending needs one of {sorted(EXTENDING_ROLES)}"
+            )
         if case.status != "running":
             raise Conflict(f"case {case_id} has already ended")
         _check_new_due(deps, case, new_due)
@@ -128,18 +132,4 @@ def _close_tasks(session: Any, case_id: str, now: datetime) -> None:
         update(Task)
         .where(Task.case_id == case_id, Task.status.in_(("open", "claimed")))
         .values(status="cancelled", completed_at=now)
-    )
-
-
-def _refusal(action: str, case: Case, reason: str) -> Refusal:
-    return Refusal(
-        reason,
-        Event(
-            action=action,
-            outcome="refused",
-            reason=reason,
-            procedure=case.procedure,
-            case_id=case.id,
-            subject=case.subject,
-        ),
     )

@@ -71,7 +71,7 @@ def take_personal_data(
 
 
 def _resolve(uow: UnitOfWork, deps: Deps, case: Case, lookup: dict[str, Any]) -> str:
-    cleaned = vault.clean_partial_fields(lookup)
+    cleaned = vault.clean_subject_fields(lookup, partial=True)
     terms = vault.lookup_terms(cleaned)
     if not terms:
         raise Invalid.field("id_number", "give the customer's ID type and number, or mobile")

@@ -90,9 +90,7 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
         )
         lanes = {task.lane for task in run.ready_tasks()}
         if lanes and not lanes & actor.roles:
-            raise _refused(
-                deps,
-                actor,
+            raise refused(
                 "case.start",
                 procedure=procedure,
                 reason=(f"starting {procedure} needs one of the roles {sorted(lanes)}"),
@@ -143,9 +141,7 @@ def claim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
         try:
             _check_can_act(uow.session, actor, task, case)
         except Forbidden as refusal:
-            raise _refused(
-                deps, actor, "task.claim", task=task, case=case, reason=refusal.message
-            ) from None
+            raise refused("task.claim", task=task, case=case, reason=refusal.message) from None
         if task.status != "open":
             raise Conflict(f"task {task_id} is {task.status}, it cannot be claimed")
         _set_task(uow.session, task, status="claimed", assignee_id=actor.id)
@@ -186,9 +182,7 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         try:
             _check_can_act(uow.session, actor, task, case)
         except Forbidden as refusal:
-            raise _refused(
-                deps, actor, "task.complete", task=task, case=case, reason=refusal.message
-            ) from None
+            raise refused("task.complete", task=task, case=case, reason=refusal.message) from None
         schema = version.forms.get(task.form or "", {"type": "object"})
         validate_form(schema, data, f"{version.content_hash}:{task.form}")
         task_data = take_personal_data(uow, deps, case, schema, data, now, actor)
@@ -569,9 +563,7 @@ def _event(
     )
 
 
-def _refused(
-    deps: Deps,
-    actor: Actor,
+def refused(
     action: str,
     *,
     reason: str,

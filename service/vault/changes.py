@@ -43,7 +43,7 @@ def requested_values(personal: dict[str, Any]) -> dict[str, str]:
     wanted = {
         k.removeprefix(NEW_PREFIX): v for k, v in personal.items() if k.startswith(NEW_PREFIX)
     }
-    return vault.clean_partial_fields(wanted)
+    return vault.clean_subject_fields(wanted, partial=True)
 
 
 def store_pending_change(

@@ -48,18 +48,25 @@ class BlindIndexEntry(Base):
     digest: Mapped[str] = mapped_column(String(64))
 
 
-class DataKey(KeystoreBase):
-    """A subject's data key, wrapped by a versioned key-encryption key."""
+class WrappedKey(KeystoreBase):
+    """A data key wrapped by a versioned key-encryption key (what rotation re-wraps)."""
 
-    __tablename__ = "data_keys"
+    __abstract__ = True
 
-    subject: Mapped[str] = mapped_column(String(40), primary_key=True)
     kek_version: Mapped[int]
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-class CaseKey(KeystoreBase):
+class DataKey(WrappedKey):
+    """A subject's data key."""
+
+    __tablename__ = "data_keys"
+
+    subject: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class CaseKey(WrappedKey):
     """A running case's document key, for proof documents uploaded before its subject is known.
 
     Destroyed once the documents move under the subject's key, or when the case
@@ -69,9 +76,6 @@ class CaseKey(KeystoreBase):
     __tablename__ = "case_keys"
 
     case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    kek_version: Mapped[int]
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SubjectDocument(Base):

@@ -179,7 +179,7 @@ def lookup_subject(deps: Deps, actor: Actor, fields: dict[str, Any]) -> dict[str
                 reason="role not allowed to look subjects up",
             ),
         )
-    cleaned = vault.clean_partial_fields(fields)
+    cleaned = vault.clean_subject_fields(fields, partial=True)
     terms = vault.lookup_terms(cleaned)
     if not terms:
         raise Invalid.field("id_number", "give id_type and id_number, or mobile")

@@ -19,7 +19,7 @@ from service.audit.service import Event, record
 from service.deps import Deps
 from service.errors import Conflict
 from service.vault.keyring import Keyring, load_keyring_file, save_keyring_file
-from service.vault.models import CaseKey, DataKey, KeyRotation
+from service.vault.models import CaseKey, DataKey, KeyRotation, WrappedKey
 
 Progress = Callable[[int, int], None]
 
@@ -157,7 +157,7 @@ def _rewrap_batch(
     order = DataKey.subject if model is DataKey else CaseKey.case_id
     with deps.unit_of_work() as uow:
         rotation = uow.session.get_one(KeyRotation, rotation_id)
-        rows: Sequence[DataKey | CaseKey] = uow.keystore.scalars(  # type: ignore[assignment]
+        rows: Sequence[WrappedKey] = uow.keystore.scalars(
             select(model)
             .where(model.kek_version != rotation.target_version)
             .order_by(order)

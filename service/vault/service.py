@@ -32,22 +32,14 @@ def new_pseudonym() -> str:
     return SUBJECT_PREFIX + secrets.token_hex(16)
 
 
-def clean_subject_fields(fields: Mapping[str, Any]) -> dict[str, str]:
-    """Validate personal fields; a failure is a 422 naming each field, nothing stored."""
-    try:
-        cleaned, _warnings = validate_subject_fields(dict(fields))
-    except ValidationFailed as failure:
-        raise Invalid(
-            "personal data failed validation",
-            details=[{"field": e.field, "reason": e.reason} for e in failure.errors],
-        ) from None
-    return cleaned
+def clean_subject_fields(fields: Mapping[str, Any], *, partial: bool = False) -> dict[str, str]:
+    """Validate personal fields; a failure is a 422 naming each field, nothing stored.
 
-
-def clean_partial_fields(fields: Mapping[str, Any]) -> dict[str, str]:
-    """Like clean_subject_fields, for a lookup or change that names only some fields."""
+    ``partial`` for a lookup or change that names only some fields.
+    """
+    options: dict[str, Any] = {"required": ()} if partial else {}
     try:
-        cleaned, _warnings = validate_subject_fields(dict(fields), required=())
+        cleaned, _warnings = validate_subject_fields(dict(fields), **options)
     except ValidationFailed as failure:
         raise Invalid(
             "personal data failed validation",

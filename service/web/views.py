@@ -25,7 +25,7 @@ from flask import (
 
 from service.access.login import log_in, log_out
 from service.access.service import ROLES, Actor
-from service.api.auth import anonymous_actor, current_actor, deps
+from service.api.auth import anonymous_actor, current_actor, deps, start_browser_session
 from service.errors import DomainError, Unauthenticated
 from service.web import i18n
 
@@ -120,13 +120,7 @@ def _try_login() -> str | None:
         )
     except DomainError:
         return "login.failed"
-    lang = session.get("lang")
-    session.clear()
-    session.update(
-        api_token=result["token"], csrf_token=secrets.token_urlsafe(32), user=result["user"]
-    )
-    if lang:
-        session["lang"] = lang
+    start_browser_session(result)
     return None
 
 
