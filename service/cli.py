@@ -218,7 +218,11 @@ def _supervise(children: list[subprocess.Popen]) -> int:
     finally:
         stop()
         for child in children:
-            child.wait(timeout=30)
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # never leave a worker or server behind
+                child.kill()
+                child.wait()
     return max((child.returncode or 0) for child in children)
 
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,5 @@ def test_run_starts_a_seeded_service_and_a_worker(tmp_path: Path) -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+        with suppress(ProcessLookupError):  # whatever of the group outlived the stop
+            os.killpg(process.pid, signal.SIGKILL)
