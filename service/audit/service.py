@@ -1,9 +1,11 @@
 """Writing and reading the audit trail.
 
-`record` appends one record inside the caller's transaction, so the record
-exists exactly when the operation it describes does. Appends are serialised by
-locking the single chain-head row; the head carries the last sequence number
-and hash, so an append never scans the table.
+`record` adds one record to the caller's transaction, so the record exists
+exactly when the operation it describes does: the transaction's records are
+appended just before it commits (a rollback drops them). Appends are
+serialised by locking the single chain-head row, taken only at that moment;
+the head carries the last sequence number and hash, so an append never scans
+the table.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Insert, Table, Text, bindparam, cast, insert, select, update
+from sqlalchemy import JSON, Insert, Table, Text, Update, bindparam, cast, insert, select, update
+from sqlalchemy import event as orm_events
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from service.access.service import Actor
 from service.audit.chain import GENESIS, canonical_json, canonical_text, chain_hash
@@ -52,39 +55,63 @@ class Event:
 # Key of the session's list of (action, outcome, procedure) appended in its open
 # transaction; read by whoever counts committed operations (the metrics).
 APPENDED = "audit.appended"
+# Key of the session's records made but not yet appended: (actor, event, when).
+PENDING = "audit.pending"
 
 
-def record(session: Session, actor: Actor, event: Event, now: datetime) -> int:
-    """Append one record in the caller's transaction; returns its sequence number.
+def record(session: Session, actor: Actor, event: Event, now: datetime) -> None:
+    """Add one record to the caller's transaction: it is appended as that transaction commits.
 
-    Three Core statements (lock the head, insert, move the head): no ORM
-    objects on this path, which every operation of the service takes.
+    The record exists exactly when the operation it describes does: it is
+    written in the same transaction, just before its COMMIT, or not at all.
     """
-    return record_many(session, actor, [event], now)[0]
+    record_many(session, actor, [event], now)
 
 
-def record_many(session: Session, actor: Actor, events: list[Event], now: datetime) -> list[int]:
-    """Append several records in order in the caller's transaction; their sequence numbers.
+def record_many(session: Session, actor: Actor, events: list[Event], now: datetime) -> None:
+    """Add several records, in order, to the caller's transaction (see `record`)."""
+    if events:
+        session.info.setdefault(PENDING, []).extend((actor, event, now) for event in events)
 
-    Still three statements however many records (a batch job's events):
-    the head is locked and moved once.
+
+def _append_pending(session: Session) -> None:
+    """Append the transaction's records, in the order they were made, just before it commits.
+
+    Three Core statements however many records the transaction made: lock
+    the chain head, insert the records, move the head (one statement for the
+    last two on PostgreSQL). Deferred to the commit, the head -- which every
+    writer of the service takes -- is held only from here to the COMMIT,
+    not across the operation's own work.
     """
-    if not events:
-        return []
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return
     seq, prev_hash = _locked_head(session)
     rows = []
-    for event in events:
+    for actor, made, now in pending:
         seq += 1
-        values = _values(seq, actor, event, now)
+        values = _values(seq, actor, made, now)
         hashed = fields_from_values([values[name] for name in HASHED_COLUMNS])
         prev_hash = values["hash"] = chain_hash(prev_hash, canonical_json(hashed))
         rows.append(values)
-    insert_records(session.connection(), rows)
-    session.execute(update(_HEAD).where(_HEAD.c.id == HEAD_ID).values(seq=seq, hash=prev_hash))
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_append_and_move_head(len(rows)), _flat_parameters(rows, seq, prev_hash))
+    else:
+        insert_records(connection, rows)
+        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": prev_hash})
     session.info.setdefault(APPENDED, []).extend(
         (row["action"], row["outcome"], row["procedure"]) for row in rows
     )
-    return [row["seq"] for row in rows]
+
+
+def _drop_pending(session: Session, _previous: SessionTransaction) -> None:
+    # The service opens no nested transactions: any rollback ends the one that made them.
+    session.info.pop(PENDING, None)
+
+
+orm_events.listen(Session, "before_commit", _append_pending)
+orm_events.listen(Session, "after_soft_rollback", _drop_pending)
 
 
 def _values(seq: int, actor: Actor, event: Event, now: datetime) -> dict[str, Any]:
@@ -148,16 +175,61 @@ def _with_json_text(row: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID)
+_RECORD_COLUMNS = [column.key for column in _RECORDS.columns]
+_APPENDS: dict[int, Update] = {}
+
+
+def _append_and_move_head(count: int) -> Update:
+    """PostgreSQL: insert ``count`` records and move the head in one statement.
+
+    The INSERT is a data-modifying CTE of the head's UPDATE, so the pair
+    costs one round trip; built once per record count (one to a few).
+    """
+    statement = _APPENDS.get(count)
+    if statement is None:
+        # One single-row INSERT per record: a multi-row VALUES is not cacheable.
+        appended = [
+            insert(_RECORDS)
+            .values({name: _bound(f"r{index}_{name}", name) for name in _RECORD_COLUMNS})
+            .cte(f"appended_{index}")
+            for index in range(count)
+        ]
+        moved = _MOVE_HEAD.values(seq=bindparam("head_seq"), hash=bindparam("head_hash"))
+        statement = _APPENDS[count] = moved.add_cte(*appended)
+    return statement
+
+
+def _bound(name: str, column: str) -> Any:
+    if column in _JSON_COLUMNS:
+        return cast(bindparam(name, type_=Text), JSON)
+    return bindparam(name, type_=_RECORDS.c[column].type)
+
+
+def _flat_parameters(rows: list[dict[str, Any]], seq: int, head_hash: bytes) -> dict[str, Any]:
+    parameters: dict[str, Any] = {"head_seq": seq, "head_hash": head_hash}
+    for index, row in enumerate(rows):
+        for name in _RECORD_COLUMNS:
+            value = row.get(name)
+            if name in _JSON_COLUMNS:
+                value = canonical_text(value)
+            parameters[f"r{index}_{name}"] = value
+    return parameters
+
+
 def hashed_fields(row: AuditRecord) -> dict[str, Any]:
     """The exact fields the chain covers, in a JSON-ready form."""
     return fields_from_values([getattr(row, name) for name in HASHED_COLUMNS])
 
 
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
+
+
 def _locked_head(session: Session) -> tuple[int, bytes]:
-    query = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == HEAD_ID).with_for_update()
-    head = session.execute(query).first()
+    connection = session.connection()
+    head = connection.execute(_LOCK_HEAD).first()
     if head is None:
-        session.execute(insert(_HEAD).values(id=HEAD_ID, seq=0, hash=GENESIS))
+        connection.execute(insert(_HEAD).values(id=HEAD_ID, seq=0, hash=GENESIS))
         return 0, GENESIS
     return head[0], bytes(head[1])
 
@@ -207,9 +279,8 @@ def records_refusals(use_case: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def record_alone(deps: Any, actor: Actor, event: Event) -> int:
+def record_alone(deps: Any, actor: Actor, event: Event) -> None:
     """Append one record in a transaction of its own (refusals, after a rollback)."""
     with deps.unit_of_work() as uow:
-        seq = record(uow.session, actor, event, deps.now())
+        record(uow.session, actor, event, deps.now())
         uow.commit()
-    return seq

@@ -2,14 +2,26 @@
 
 The clients are plain http.client connections in threads: they spend little
 CPU next to the server, which shares the machine with them and the database.
-Every completion (consent, form, review) of every case is timed from request
-sent to response read.
+Every completion (consent, form, review) of every case is timed.
+
+Two loads:
+
+- saturating: each client sends its next request as soon as the last one is
+  answered. This finds the most completions per second the server does; the
+  latency it shows is mostly waiting in line, since 16 clients keep every
+  worker busy all the time (by Little's law the mean is clients / throughput).
+- paced: the same clients send at a set rate (a fraction of the saturating
+  one), each request at a time drawn in advance (Poisson arrivals), and the
+  latency counts from that time, not from when the client got round to
+  sending -- a slow answer that delays the next request is charged to it
+  (no coordinated omission). This is the latency users see at that load.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -35,6 +47,7 @@ class HttpResult:
     p50_ms: float
     p99_ms: float
     completions: int
+    per_s: float  # completions per second over the whole run
 
 
 def gunicorn_workers(cores: int) -> int:
@@ -81,26 +94,64 @@ def running_server(settings: Settings, workers: int) -> Iterator[int]:
 
 
 def http_completions(
-    deps: Deps, port: int, desk: Actor, reviewer: Actor, clients: int, cases_each: int
+    deps: Deps,
+    port: int,
+    desk: Actor,
+    reviewer: Actor,
+    clients: int,
+    cases_each: int,
+    rate_per_s: float | None = None,
 ) -> HttpResult:
+    """Every client runs ``cases_each`` cases; saturating, or paced at ``rate_per_s`` in all."""
     tokens = _tokens(deps, desk, reviewer)
     timings: list[float] = []
     errors: list[str] = []
+    began = time.perf_counter()
+    interval = clients / rate_per_s if rate_per_s else None
     threads = [
-        threading.Thread(target=_client, args=(port, tokens, cases_each, timings, errors))
-        for _ in range(clients)
+        threading.Thread(
+            target=_client,
+            args=(port, tokens, cases_each, timings, errors, _Pace(began, interval, seed)),
+        )
+        for seed in range(clients)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    seconds = time.perf_counter() - began
     if errors:
         raise RuntimeError(f"an HTTP bench client failed: {errors[0]}")
-    return HttpResult(percentile(timings, 0.5), percentile(timings, 0.99), len(timings))
+    return HttpResult(
+        percentile(timings, 0.5), percentile(timings, 0.99), len(timings), len(timings) / seconds
+    )
+
+
+class _Pace:
+    """When a client's next completion is due: now (saturating) or on a Poisson schedule."""
+
+    def __init__(self, began: float, interval: float | None, seed: int) -> None:
+        self.interval = interval
+        self.due = began
+        self.random = random.Random(seed)  # noqa: S311 - arrival times, not secrets
+
+    def next_due(self) -> float:
+        if self.interval is None:
+            return time.perf_counter()
+        self.due += self.random.expovariate(1 / self.interval)
+        pause = self.due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        return self.due
 
 
 def _client(
-    port: int, tokens: dict[str, str], cases: int, timings: list[float], errors: list[str]
+    port: int,
+    tokens: dict[str, str],
+    cases: int,
+    timings: list[float],
+    errors: list[str],
+    pace: _Pace,
 ) -> None:
     try:
         for _ in range(cases):
@@ -111,9 +162,9 @@ def _client(
                 ("review", "reviewer", APPROVE),
             ):
                 path = f"/api/v1/tasks/{task_named(case, name)}/complete"
-                began = time.perf_counter()
+                due = pace.next_due()
                 case = _call(port, "POST", path, tokens[who], {"data": data})
-                timings.append((time.perf_counter() - began) * 1000)
+                timings.append((time.perf_counter() - due) * 1000)
     except Exception as error:  # noqa: BLE001 - reported by the caller
         errors.append(f"{type(error).__name__}: {error}")
 

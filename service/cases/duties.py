@@ -34,14 +34,48 @@ REVIEW_NAME = re.compile(r"review|approv|second.?opinion|审核|审批|批准|�
 DECISION_VALUES = frozenset({"approve", "approved", "reject", "rejected"})
 
 
-def check(session: Session, actor: Actor, task: Task, case: Case) -> None:
-    """Raise Forbidden with the reason if the actor may not act on this task."""
+def check(
+    session: Session,
+    actor: Actor,
+    task: Task,
+    case: Case,
+    case_tasks: list[dict[str, Any]] | None = None,
+) -> None:
+    """Raise Forbidden with the reason if the actor may not act on this task.
+
+    ``case_tasks``: the case's task rows, when the caller has read them already.
+    """
     check_scope(session, actor, task.lane, case)
     if not is_review_step(session, task, case):
         return
     if case.started_by == actor.id:
         raise Forbidden("separation of duties: you started this case, so you cannot review it")
-    other = session.execute(
+    other = _other_step_done_by(session, actor, task, case, case_tasks)
+    if other is not None:
+        raise Forbidden(
+            f"separation of duties: you did the step {other[0]!r} of this case, "
+            f"so you cannot do its review step {task.spec_name!r}"
+        )
+
+
+def _other_step_done_by(
+    session: Session,
+    actor: Actor,
+    task: Task,
+    case: Case,
+    case_tasks: list[dict[str, Any]] | None,
+) -> tuple[str, str] | None:
+    """(name, label) of a step of the case other than this one that the actor completed."""
+    if case_tasks is not None:
+        for row in case_tasks:
+            if (
+                row["completed_by"] == actor.id
+                and row["status"] == "completed"
+                and row["spec_name"] != task.spec_name
+            ):
+                return row["spec_name"], row["label"]
+        return None
+    found = session.execute(
         select(Task.spec_name, Task.label)
         .where(
             Task.case_id == case.id,
@@ -51,11 +85,7 @@ def check(session: Session, actor: Actor, task: Task, case: Case) -> None:
         )
         .limit(1)
     ).first()
-    if other is not None:
-        raise Forbidden(
-            f"separation of duties: you did the step {other.spec_name!r} of this case, "
-            f"so you cannot do its review step {task.spec_name!r}"
-        )
+    return (found[0], found[1]) if found is not None else None
 
 
 def check_not_author(actor: Actor, author_id: int | None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, select, text
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, false, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from service.db import Base
@@ -37,6 +37,8 @@ class Case(Base):
     state: Mapped[str] = mapped_column(Text)
     spiff_version: Mapped[str] = mapped_column(String(16))
     serializer_version: Mapped[str] = mapped_column(String(16))
+    # Whether the case ever held proof documents under its own key (see case_documents).
+    held_documents: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class Task(Base):

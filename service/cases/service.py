@@ -180,7 +180,7 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
             raise Conflict(f"task {task_id} is already {task.status}")
         version = _version(uow.session, case, content_hash)
         try:
-            _check_can_act(uow.session, actor, task, case)
+            _check_can_act(uow.session, actor, task, case, known)
         except Forbidden as refusal:
             raise refused("task.complete", task=task, case=case, reason=refusal.message) from None
         schema = version.forms.get(task.form or "", {"type": "object"})
@@ -306,12 +306,18 @@ def _summary(case: Case, open_tasks: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _check_can_act(session: Session, actor: Actor, task: Task, case: Case) -> None:
+def _check_can_act(
+    session: Session,
+    actor: Actor,
+    task: Task,
+    case: Case,
+    case_tasks: list[dict[str, Any]] | None = None,
+) -> None:
     if task.lane not in actor.roles:
         raise Forbidden(f"this task is for the role {task.lane!r}, which you do not hold")
     if task.status == "claimed" and task.assignee_id != actor.id:
         raise Forbidden("this task is claimed by someone else")
-    duties.check(session, actor, task, case)
+    duties.check(session, actor, task, case, case_tasks)
 
 
 def _load_for_update(session: Session, task_id: str) -> tuple[Task, Case, str]:

@@ -68,11 +68,11 @@ def upload_document(
             "uploaded_by": actor.id,
             "uploaded_at": now,
         }
-        uow.session.add(
-            SubjectDocument(subject=case.subject, **facts)
-            if case.subject
-            else CaseDocument(**facts)
-        )
+        if case.subject:
+            uow.session.add(SubjectDocument(subject=case.subject, **facts))
+        else:
+            uow.session.add(CaseDocument(**facts))
+            case.held_documents = True
         record(
             uow.session, actor, _event("document.upload", case, document_id, info.sha256_hex), now
         )
@@ -136,7 +136,7 @@ def settle_documents(
     Listed documents are re-encrypted under the subject's data key; the others
     are destroyed. Called in the transaction of the form that names the subject.
     """
-    if not case.subject:
+    if not case.subject or not case.held_documents:
         return
     store = LocalFileStore(deps.settings.document_store_dir)
     settled = case_documents.settle_case_documents(
@@ -156,9 +156,14 @@ def destroy_case_documents(
 ) -> None:
     """The case ends: documents still held by its own key are destroyed with the key, audited.
 
-    Cheap when there is nothing to do (one indexed query): call it at every case end.
+    Free when there is nothing to do (a case with a subject that never held a
+    document under its own key), one indexed query otherwise: call it at every
+    case end. A case without a subject always looks, so a case key left by an
+    upload whose data never committed goes with the case.
     """
-    if case.subject and not case_documents.holds_documents(uow.session, case.id):
+    if case.subject and (
+        not case.held_documents or not case_documents.holds_documents(uow.session, case.id)
+    ):
         return
     store = LocalFileStore(deps.settings.document_store_dir)
     destroyed = case_documents.destroy_case_documents(uow, store, case.id)

@@ -80,10 +80,20 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"subject {subject} is not a draft awaiting entry")
+    uow.session.info.setdefault(_ENTERED, set()).add(subject)
+
+
+# Key of the session's set of subjects entered in its open transaction.
+_ENTERED = "vault.entered"
 
 
 def discard_draft(uow: UnitOfWork, subject: str) -> None:
-    """A collection that ends without entry leaves nothing: key destroyed, rows removed."""
+    """A collection that ends without entry leaves nothing: key destroyed, rows removed.
+
+    A subject entered in this very transaction is no draft: nothing to read.
+    """
+    if subject in uow.session.info.get(_ENTERED, ()):
+        return
     status = uow.session.scalar(select(Subject.status).where(Subject.pseudonym == subject))
     if status != "draft":
         return
