@@ -30,6 +30,8 @@ class WorkingCalendar:
 
     notices: dict[int, tuple[frozenset[date], frozenset[date]]] = field(default_factory=dict)
     warnings: set[int] = field(default_factory=set)
+    # Days already answered: every case start counts 15 or more of them.
+    _known: dict[date, bool] = field(default_factory=dict, repr=False, compare=False)
 
     def load_notice(self, document: dict) -> None:
         """Load one year's notice: {"year": 2027, "holidays": [...], "workdays": [...]}."""
@@ -40,8 +42,15 @@ class WorkingCalendar:
         if stray:
             raise ValueError(f"notice for {year} lists dates of another year: {sorted(stray)[:3]}")
         self.notices[year] = (holidays, workdays)
+        self._known.clear()
 
     def is_working_day(self, day: date) -> bool:
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._is_working_day(day)
+        return known
+
+    def _is_working_day(self, day: date) -> bool:
         notice = self.notices.get(day.year)
         if notice is not None:
             holidays, workdays = notice

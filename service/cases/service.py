@@ -70,6 +70,7 @@ _TASK_ROWS = select(_TASKS).where(_TASKS.c.case_id == bindparam("case_id"))
 _UPDATE_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("_id"))
 _UPDATE_TASKS = update(_TASKS).where(_TASKS.c.id.in_(bindparam("_ids", expanding=True)))
 _INSERT_TASKS = insert(_TASKS)
+_INSERT_CASE = insert(_CASES)
 _SAVE_CASE = update(_CASES).where(
     _CASES.c.id == bindparam("_id"), _CASES.c.lock_version == bindparam("_expected")
 )
@@ -96,26 +97,31 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
                 reason=(f"starting {procedure} needs one of the roles {sorted(lanes)}"),
             )
         department, branch = starting_scope(uow.session, actor, lanes)
-        case = Case(
-            id=case_id,
-            procedure=procedure,
-            version_id=version.id,
-            status="running",
-            started_by=actor.id,
-            department=department,
-            branch=branch,
-            started_at=now,
-            updated_at=now,
-            due_at=due,
-            lock_version=1,
-            state="",
-            spiff_version=SPIFF_VERSION,
-            serializer_version=SERIALIZER_VERSION,
-        )
         ended = _ended(run)
-        _store_state(case, run, now, ended)
-        uow.session.add(case)
-        uow.session.flush()
+        values = {
+            "id": case_id,
+            "procedure": procedure,
+            "version_id": version.id,
+            "status": "running",
+            "outcome": None,
+            "subject": None,
+            "started_by": actor.id,
+            "department": department,
+            "branch": branch,
+            "started_at": now,
+            "updated_at": now,
+            "completed_at": None,
+            "due_at": due,
+            "next_timer_at": run.next_timer_due(),
+            "lock_version": 1,
+            "state": run.serialize(),
+            "spiff_version": SPIFF_VERSION,
+            "serializer_version": SERIALIZER_VERSION,
+            "held_documents": False,
+        } | _ending(run, now, ended)
+        case = Case(**values)
+        # Core: the row is written now, and the case stays a plain object (nothing to flush).
+        uow.session.connection().execute(_INSERT_CASE, values)
         open_tasks = _mirror_tasks(uow.session, case, run, diagram, now, known=[])
         record(uow.session, actor, _event("case.start", case, version), now)
         if ended:
@@ -405,19 +411,10 @@ def _ended(run: Run) -> bool:
     return True
 
 
-def _ending(case: Case, run: Run, now: datetime, ended: bool) -> dict[str, Any]:
+def _ending(run: Run, now: datetime, ended: bool) -> dict[str, Any]:
     if not ended:
         return {}
     return {"status": "completed", "outcome": run.end_event, "completed_at": now}
-
-
-def _store_state(case: Case, run: Run, now: datetime, ended: bool = False) -> None:
-    """The state of a case not yet written (a new case)."""
-    case.state = run.serialize()
-    case.next_timer_at = run.next_timer_due()
-    case.updated_at = now
-    for name, value in _ending(case, run, now, ended).items():
-        setattr(case, name, value)
 
 
 def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool = False) -> None:
@@ -434,7 +431,7 @@ def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool 
         "updated_at": now,
         "lock_version": expected + 1,
         "subject": case.subject,  # a form may just have set it: no UPDATE of its own
-        **_ending(case, run, now, ended),
+        **_ending(run, now, ended),
     }
     result = session.connection().execute(
         _SAVE_CASE, {**values, "_id": case.id, "_expected": expected}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, String, Table, insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UnitOfWork
@@ -36,24 +36,22 @@ def record_consents(
     case_id: str,
     now: datetime,
 ) -> None:
-    uow.session.add(
-        Consent(
-            subject=subject,
-            purpose=purpose,
-            text_version=text_version,
-            sensitive=False,
-            case_id=case_id,
-            given_at=now,
-        )
-    )
-    if sensitive:
-        uow.session.add(
-            Consent(
-                subject=subject,
-                purpose=purpose,
-                text_version=text_version,
-                sensitive=True,
-                case_id=case_id,
-                given_at=now,
-            )
-        )
+    """One record for the collection itself and, with ``sensitive``, one for the ID number.
+
+    A Core INSERT: the records are written now, not at the next flush.
+    """
+    rows = [
+        {
+            "subject": subject,
+            "purpose": purpose,
+            "text_version": text_version,
+            "sensitive": flag,
+            "case_id": case_id,
+            "given_at": now,
+        }
+        for flag in ((False, True) if sensitive else (False,))
+    ]
+    uow.session.connection().execute(insert(_CONSENTS), rows)
+
+
+_CONSENTS: Table = Consent.__table__  # type: ignore[assignment]

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import Table, and_, delete, insert, or_, select, update
 
 from service.db import UnitOfWork
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -26,6 +26,10 @@ from service.vault.validation import ValidationFailed, validate_subject_fields
 SUBJECT_PREFIX = "sub_"
 PERSONAL_FIELDS = ("name", "id_type", "id_number", "mobile", "address")
 DETAIL_FIELD = "audit:detail"
+_SUBJECTS: Table = Subject.__table__  # type: ignore[assignment]
+_FIELDS: Table = SubjectField.__table__  # type: ignore[assignment]
+_BLIND_INDEX: Table = BlindIndexEntry.__table__  # type: ignore[assignment]
+_DATA_KEYS: Table = DataKey.__table__  # type: ignore[assignment]
 
 
 def new_pseudonym() -> str:
@@ -60,7 +64,6 @@ def store_draft(
     if subject is None:
         subject = new_pseudonym()
         data_key = _create_subject(uow, keys, subject, now)
-        uow.session.flush()  # the subject row first: fields and index entries refer to it
         version = 1
     else:
         version = _bump_version(uow, subject, now, allowed=("draft",))
@@ -213,12 +216,23 @@ def subject_status(uow: UnitOfWork, subject: str) -> str:
 
 
 def _create_subject(uow: UnitOfWork, keys: VaultKeys, subject: str, now: datetime) -> bytes:
+    """The subject's row and its wrapped data key, written now (Core: no flush to wait for)."""
     data_key = new_data_key()
     kek_version, wrapped = keys.keyring.wrap(data_key)
-    uow.keystore.add(
-        DataKey(subject=subject, kek_version=kek_version, wrapped_key=wrapped, created_at=now)
+    uow.keystore.connection().execute(
+        insert(_DATA_KEYS),
+        {"subject": subject, "kek_version": kek_version, "wrapped_key": wrapped, "created_at": now},
     )
-    uow.session.add(Subject(pseudonym=subject, status="draft", created_at=now, updated_at=now))
+    uow.session.connection().execute(
+        insert(_SUBJECTS),
+        {
+            "pseudonym": subject,
+            "status": "draft",
+            "record_version": 1,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
     return data_key
 
 
@@ -256,15 +270,19 @@ def _write_fields(
 ) -> None:
     if replace:
         uow.session.execute(delete(SubjectField).where(SubjectField.subject == subject))
-    uow.session.add_all(
-        SubjectField(
-            subject=subject,
-            field=name,
-            record_version=version,
-            ciphertext=encrypt_field(data_key, value, subject=subject, field=name, version=version),
-        )
+    rows = [
+        {
+            "subject": subject,
+            "field": name,
+            "record_version": version,
+            "ciphertext": encrypt_field(
+                data_key, value, subject=subject, field=name, version=version
+            ),
+        }
         for name, value in fields.items()
-    )
+    ]
+    if rows:
+        uow.session.connection().execute(insert(_FIELDS), rows)
 
 
 def _write_blind_index(
@@ -285,10 +303,9 @@ def _write_blind_index(
         )
     if replace:
         uow.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.subject == subject))
-    uow.session.add_all(
-        BlindIndexEntry(subject=subject, kind=kind, digest=digest)
-        for kind, digest in entries.items()
-    )
+    rows = [{"subject": subject, "kind": k, "digest": digest} for k, digest in entries.items()]
+    if rows:
+        uow.session.connection().execute(insert(_BLIND_INDEX), rows)
 
 
 def reindex(uow: UnitOfWork, keys: VaultKeys, subject: str) -> None:
