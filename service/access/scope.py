@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, bindparam, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.access.models import User
 from service.access.service import Actor, RoleScope
+
+_HOME = select(User.department, User.branch).where(User.id == bindparam("id"))
 
 
 def starting_scope(
@@ -27,7 +29,7 @@ def starting_scope(
     The scope of the starter's role in those lanes where it has one, otherwise
     the starter's own department and branch.
     """
-    home = session.execute(select(User.department, User.branch).where(User.id == actor.id)).first()
+    home = session.connection().execute(_HOME, {"id": actor.id}).first()
     department, branch = (home.department, home.branch) if home else (None, None)
     for scope in sorted(actor.role_scopes, key=lambda s: s.role):
         if scope.role in set(lanes) and _scoped(scope):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, update
 
 from service.db import UnitOfWork
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -76,16 +76,21 @@ def store_draft(
 
 def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
     """The collection's "enter into the system": the draft record becomes the live one."""
-    result = uow.session.execute(
-        update(Subject)
-        .where(Subject.pseudonym == subject, Subject.status == "draft")
-        .values(status="active", updated_at=now)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    result = uow.session.connection().execute(_ENTER, {"subject": subject, "now": now})
+    if result.rowcount != 1:
         raise Conflict(f"subject {subject} is not a draft awaiting entry")
+    # Core, past the ORM: a Subject this session holds reads its new status afresh.
+    held = uow.session.identity_map.get(uow.session.identity_key(Subject, subject))
+    if held is not None:
+        uow.session.expire(held, ["status"])
     uow.session.info.setdefault(_ENTERED, set()).add(subject)
 
 
+_ENTER = (
+    update(_SUBJECTS)
+    .where(_SUBJECTS.c.pseudonym == bindparam("subject"), _SUBJECTS.c.status == "draft")
+    .values(status="active", updated_at=bindparam("now"))
+)
 # Key of the session's set of subjects entered in its open transaction.
 _ENTERED = "vault.entered"
 
@@ -162,16 +167,45 @@ def find_duplicate(uow: UnitOfWork, keys: VaultKeys, fields: Mapping[str, str]) 
     if not terms:
         return None
     # One statement for every term; the first term (ID number before mobile) wins.
-    rows = uow.session.execute(
-        select(BlindIndexEntry.kind, BlindIndexEntry.digest, BlindIndexEntry.subject)
-        .join(Subject, Subject.pseudonym == BlindIndexEntry.subject)
-        .where(
-            or_(*(and_(BlindIndexEntry.kind == k, BlindIndexEntry.digest == d) for k, d in terms)),
-            Subject.status.in_(("active", "held")),
-        )
-    ).all()
+    parameters = {
+        f"{part}_{n}": value
+        for n, term in enumerate(terms)
+        for part, value in zip(("kind", "digest"), term, strict=True)
+    }
+    rows = uow.session.connection().execute(_duplicates_query(len(terms)), parameters).all()
     found = {(row.kind, row.digest): row.subject for row in rows}
     return next((found[term] for term in terms if term in found), None)
+
+
+_DUPLICATES: dict[int, Select[Any]] = {}
+
+
+def _duplicates_query(terms: int) -> Select[Any]:
+    """Blind-index entries of live subjects matching any of ``terms`` (kind, digest) pairs.
+
+    Built once per number of terms (one or two) and run on the connection:
+    no ORM on this path, which every collection form takes.
+    """
+    query = _DUPLICATES.get(terms)
+    if query is None:
+        index = _BLIND_INDEX.c
+        query = _DUPLICATES[terms] = (
+            select(index.kind, index.digest, index.subject)
+            .join(_SUBJECTS, _SUBJECTS.c.pseudonym == index.subject)
+            .where(
+                or_(
+                    *(
+                        and_(
+                            index.kind == bindparam(f"kind_{n}"),
+                            index.digest == bindparam(f"digest_{n}"),
+                        )
+                        for n in range(terms)
+                    )
+                ),
+                _SUBJECTS.c.status.in_(("active", "held")),
+            )
+        )
+    return query
 
 
 def lookup_terms(fields: Mapping[str, str]) -> list[tuple[str, str]]:
