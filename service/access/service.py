@@ -11,7 +11,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Row, Select, and_, func, select, update
+from sqlalchemy import Row, Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from service.access.models import ApiToken, BreakGlassGrant, User, UserRole
@@ -215,7 +215,8 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor:
     """The actor a bearer token stands for, with roles, scopes and break-glass: one query."""
     if not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated("malformed token")
-    rows = session.execute(_actor_query(_token_hash(token), now)).all()
+    found = session.connection().execute(_ACTOR, {"token_hash": _token_hash(token), "now": now})
+    rows = found.all()
     if not rows:
         raise Unauthenticated("unknown token")
     first = rows[0]
@@ -226,7 +227,9 @@ def actor_for_token(session: Session, token: str, now: datetime) -> Actor:
     return _actor_from_rows(rows)
 
 
-def _actor_query(token_hash: str, now: datetime) -> Select[Any]:
+def _actor_query() -> Select[Any]:
+    """Every request's credential check: built once, run with the token's hash and the time."""
+    now: Any = bindparam("now")
     active_grant = (
         select(func.max(BreakGlassGrant.id))
         .where(
@@ -252,8 +255,11 @@ def _actor_query(token_hash: str, now: datetime) -> Select[Any]:
         )
         .join(ApiToken, ApiToken.user_id == User.id)
         .outerjoin(UserRole, UserRole.user_id == User.id)
-        .where(ApiToken.token_hash == token_hash, User.active.is_(True))
+        .where(ApiToken.token_hash == bindparam("token_hash"), User.active.is_(True))
     )
+
+
+_ACTOR = _actor_query()
 
 
 def _actor_from_rows(rows: Sequence[Row[Any]]) -> Actor:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from service.access.models import TrainingRecord, User, UserRole
@@ -58,18 +58,24 @@ def _record(
     )
 
 
+# Every request for personal data checks this: built once.
+_LATEST = (
+    select(TrainingRecord.course, func.max(TrainingRecord.expires_at))
+    .where(
+        TrainingRecord.user_id == bindparam("user_id"),
+        TrainingRecord.course.in_(bindparam("courses", expanding=True)),
+    )
+    .group_by(TrainingRecord.course)
+)
+
+
 def lapses(session: Session, user_id: int, roles: Iterable[str], now: datetime) -> list[Lapse]:
     """Required courses of these roles without a record valid at `now`; one query."""
     courses = required_courses(roles)
     if not courses:
         return []
-    latest: dict[str, datetime] = dict(
-        session.execute(  # type: ignore[arg-type]
-            select(TrainingRecord.course, func.max(TrainingRecord.expires_at))
-            .where(TrainingRecord.user_id == user_id, TrainingRecord.course.in_(courses))
-            .group_by(TrainingRecord.course)
-        ).all()
-    )
+    rows = session.connection().execute(_LATEST, {"user_id": user_id, "courses": list(courses)})
+    latest: dict[str, datetime] = {course: expires for course, expires in rows}
     found = [(course, aware(latest[course]) if course in latest else None) for course in courses]
     return [Lapse(course, expires) for course, expires in found if not expires or expires <= now]
 
