@@ -79,9 +79,10 @@ def _append_pending(session: Session) -> None:
 
     Three Core statements however many records the transaction made: lock
     the chain head, insert the records, move the head (one statement for the
-    last two on PostgreSQL). Deferred to the commit, the head -- which every
-    writer of the service takes -- is held only from here to the COMMIT,
-    not across the operation's own work.
+    last two on PostgreSQL, for the few records an operation makes).
+    Deferred to the commit, the head -- which every writer of the service
+    takes -- is held only from here to the COMMIT, not across the
+    operation's own work.
     """
     pending = session.info.pop(PENDING, None)
     if not pending:
@@ -95,7 +96,7 @@ def _append_pending(session: Session) -> None:
         prev_hash = values["hash"] = chain_hash(prev_hash, canonical_json(hashed))
         rows.append(values)
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and len(rows) <= _ONE_STATEMENT_MOST:
         connection.execute(_append_and_move_head(len(rows)), _flat_parameters(rows, seq, prev_hash))
     else:
         insert_records(connection, rows)
@@ -178,6 +179,8 @@ def _with_json_text(row: dict[str, Any]) -> dict[str, Any]:
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == HEAD_ID)
 _RECORD_COLUMNS = [column.key for column in _RECORDS.columns]
 _APPENDS: dict[int, Update] = {}
+# An operation makes one to a few records; a batch job's many go by the bulk INSERT.
+_ONE_STATEMENT_MOST = 8
 
 
 def _append_and_move_head(count: int) -> Update:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -45,6 +46,7 @@ _POSTGRES_QUERY = (
     f"SELECT t.seq, row_to_json(r)::text, t.hash FROM audit_records t, LATERAL (SELECT {_RENDERED}) r"  # noqa: S608, E501
     " WHERE t.seq > %s AND t.seq <= %s ORDER BY t.seq"
 )
+_POSTGRES_BOUNDS = "SELECT min(seq), max(seq) FROM audit_records WHERE seq > %s AND seq <= %s"
 _SQLITE_QUERY = (
     f"SELECT {', '.join(HASHED_COLUMNS)}, hash FROM audit_records"  # noqa: S608
     " WHERE seq > ? AND seq <= ? ORDER BY seq"
@@ -67,19 +69,35 @@ def iter_encoded(
 
 
 def _postgres_rows(raw: Any, after_seq: int, upto: int) -> Iterator[tuple[int, bytes, bytes]]:
-    # COPY streams a whole batch without waiting for the client, so the
-    # server renders while the client decodes. Each batch is read to the end
-    # before it is handed on: the connection is free again for a re-check.
-    while True:
-        with raw.cursor() as cursor:
-            copy_sql = f"COPY ({_POSTGRES_QUERY} LIMIT {FETCH}) TO STDOUT (FORMAT BINARY)"
-            with cursor.copy(copy_sql, (after_seq, upto)) as copy:
-                copy.set_types(["int8", "text", "bytea"])
-                rows = [(seq, canonical.encode(), stored) for seq, canonical, stored in copy.rows()]
-        yield from rows
-        if len(rows) < FETCH:
-            return
-        after_seq = rows[-1][0]
+    # Each batch is a fixed range of seq numbers, not "the next FETCH after x":
+    # a bounded range costs the same whatever plan the server picks, while a
+    # LIMIT over an open range, on a table the planner has no statistics for
+    # yet (a restored or freshly grown log), is a scan and sort of everything
+    # after x for every batch. Each batch is read to the end before it is
+    # handed on, so the connection is free for a re-check; the next batch is
+    # read meanwhile by one helper thread (psycopg serialises the two uses of
+    # the connection), so the server renders while the client hashes.
+    with raw.cursor() as cursor:
+        cursor.execute(_POSTGRES_BOUNDS, (after_seq, upto))
+        low, high = cursor.fetchone()
+    if low is None:
+        return
+    ranges = [(start, min(start + FETCH, high)) for start in range(low - 1, high, FETCH)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-read") as reader:
+        ahead = reader.submit(_postgres_batch, raw, *ranges[0])
+        for following in [*ranges[1:], None]:
+            rows = ahead.result()
+            if following is not None:
+                ahead = reader.submit(_postgres_batch, raw, *following)
+            yield from rows
+
+
+def _postgres_batch(raw: Any, after_seq: int, upto: int) -> list[tuple[int, bytes, bytes]]:
+    with raw.cursor() as cursor:
+        copy_sql = f"COPY ({_POSTGRES_QUERY}) TO STDOUT (FORMAT BINARY)"
+        with cursor.copy(copy_sql, (after_seq, upto)) as copy:
+            copy.set_types(["int8", "text", "bytea"])
+            return [(seq, canonical.encode(), stored) for seq, canonical, stored in copy.rows()]
 
 
 def _sqlite_rows(raw: Any, after_seq: int, upto: int) -> Iterator[tuple[int, bytes, bytes]]:

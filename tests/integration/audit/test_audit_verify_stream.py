@@ -76,3 +76,38 @@ def test_a_changed_column_is_caught_at_its_record(awkward_log, statement, seq) -
     tamper(awkward_log, statement)
     report = verify_live(awkward_log)
     assert (report.ok, report.first_bad_seq) == (False, seq), report.problems
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of 4 records, so a short log crosses several (PostgreSQL reads one ahead)."""
+    from service.audit import stream, verify
+
+    monkeypatch.setattr(stream, "FETCH", 4)
+    monkeypatch.setattr(verify, "BATCH", 3)
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_the_read_crosses_batches_in_seq_order(deps) -> None:
+    fill_log(deps, 23)
+    with deps.unit_of_work() as uow:
+        assert [seq for seq, _, _ in iter_encoded(uow.session)] == list(range(1, 24))
+        assert [seq for seq, _, _ in iter_encoded(uow.session, 5, 18)] == list(range(6, 19))
+        assert list(iter_encoded(uow.session, 23)) == []
+    assert verify_live(deps).records == 23
+
+
+@pytest.mark.usefixtures("small_batches")
+@pytest.mark.parametrize(
+    ("statement", "seq"),
+    [
+        ("UPDATE audit_records SET actor = 'someone else' WHERE seq = 14", 14),
+        ("DELETE FROM audit_records WHERE seq = 9", 9),
+        ("DELETE FROM audit_records WHERE seq = 23", 23),
+    ],
+)
+def test_tampering_in_a_later_batch_is_caught_at_its_record(deps, statement, seq) -> None:
+    fill_log(deps, 23)
+    tamper(deps, statement)
+    report = verify_live(deps)
+    assert (report.ok, report.first_bad_seq) == (False, seq), report.problems
