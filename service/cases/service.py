@@ -9,12 +9,10 @@ and the other gets a 409 with nothing half-written.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -202,21 +200,16 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         except TaskNotReady:
             raise Conflict(f"task {task_id} is no longer ready") from None
         ended = _ended(run)
-        done = {
-            "status": "completed",
-            "completed_at": now,
-            "completed_by": actor.id,
-            "assignee_id": actor.id,
-        }
-        for row in known:
-            if row["id"] == task_id:
-                row.update(done)
-        changes = _task_changes(case, run, diagram, now, known, done=(task_id, done))
-        _save(uow.session, case, run, now, ended=ended, tasks=changes)
+        _save(uow.session, case, run, now, ended=ended)
+        done = {"status": "completed", "completed_at": now, "completed_by": actor.id}
+        _set_task(uow.session, task, **done, assignee_id=actor.id)
         uow.session.info.setdefault(COMPLETED_TASKS, []).append(
             (task.procedure, task.lane, _seconds_between(task.created_at, now))
         )
-        open_tasks = changes.open_tasks
+        for row in known:
+            if row["id"] == task_id:
+                row.update(done, assignee_id=actor.id)
+        open_tasks = _mirror_tasks(uow.session, case, run, diagram, now, known)
         record(
             uow.session,
             actor,
@@ -424,23 +417,12 @@ def _ending(run: Run, now: datetime, ended: bool) -> dict[str, Any]:
     return {"status": "completed", "outcome": run.end_event, "completed_at": now}
 
 
-def _save(
-    session: Session,
-    case: Case,
-    run: Run,
-    now: datetime,
-    *,
-    ended: bool = False,
-    tasks: TaskChanges | None = None,
-) -> None:
-    """Write the new state (and the end, if the case ended) in one UPDATE, with the task changes.
+def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool = False) -> None:
+    """Write the new state (and the end, if the case ended) in one UPDATE.
 
-    Written only if nobody else advanced the case meanwhile. On PostgreSQL
-    the task mirror's changes ride on the same statement as data-modifying
-    CTEs, so a step costs one round trip for all its writes; the case's row
-    count still decides a lost race (and the rollback takes the rest back).
-    The loaded case takes the written values as its committed ones, so the
-    ORM writes no second UPDATE for them at flush.
+    Written only if nobody else advanced the case meanwhile. The loaded case
+    takes the written values as its committed ones, so the ORM writes no
+    second UPDATE for them at flush.
     """
     expected = case.lock_version
     values = {
@@ -451,97 +433,15 @@ def _save(
         "subject": case.subject,  # a form may just have set it: no UPDATE of its own
         **_ending(run, now, ended),
     }
-    connection = session.connection()
-    if tasks is not None and connection.dialect.name == "postgresql":
-        statement, parameters = _save_with_tasks(case.id, expected, values, tasks)
-        result = connection.execute(statement, parameters)
-    else:
-        result = connection.execute(_SAVE_CASE, {**values, "_id": case.id, "_expected": expected})
-        if tasks is not None:
-            _write_task_changes(connection, tasks)
+    result = session.connection().execute(
+        _SAVE_CASE, {**values, "_id": case.id, "_expected": expected}
+    )
     if result.rowcount != 1:
         raise Conflict(f"case {case.id} was changed by someone else; reload and try again")
     del values["state"]  # large, and no caller reads it again
     for name, value in values.items():
         set_committed_value(case, name, value)
     session.expire(case, ["state"])
-
-
-@dataclass
-class TaskChanges:
-    """What a step changes in the task mirror, and the open tasks after it."""
-
-    new: list[dict[str, Any]]
-    gone: list[str]
-    at: datetime
-    open_tasks: list[dict[str, Any]]
-    done: tuple[str, dict[str, Any]] | None = None  # the completed task: id, new values
-
-
-_DONE_COLUMNS = ("status", "completed_at", "completed_by", "assignee_id")
-_SAVED_COLUMNS = ("state", "next_timer_at", "updated_at", "lock_version", "subject")
-_ENDING_COLUMNS = ("status", "outcome", "completed_at")
-_SAVES: dict[tuple[bool, bool, int, bool], Update] = {}
-
-
-def _save_with_tasks(
-    case_id: str, expected: int, values: dict[str, Any], tasks: TaskChanges
-) -> tuple[Update, dict[str, Any]]:
-    """PostgreSQL: the case's UPDATE with the task writes as CTEs, and its parameters."""
-    ended = "status" in values
-    key = (ended, tasks.done is not None, len(tasks.new), bool(tasks.gone))
-    statement = _SAVES.get(key)
-    if statement is None:
-        statement = _SAVES[key] = _save_statement(*key)
-    # No parameter may share a name with a column of an UPDATE in the statement:
-    # SQLAlchemy would take it as one more value to SET there.
-    parameters: dict[str, Any] = {"case_pk": case_id, "case_expected": expected}
-    parameters.update({f"case_{name}": value for name, value in values.items()})
-    if tasks.done is not None:
-        done_id, done = tasks.done
-        parameters["done_id"] = done_id
-        parameters.update({f"done_{name}": done[name] for name in _DONE_COLUMNS})
-    for index, row in enumerate(tasks.new):
-        parameters.update({f"new{index}_{name}": value for name, value in row.items()})
-    if tasks.gone:
-        parameters.update(gone_ids=tasks.gone, gone_at=tasks.at)
-    return statement, parameters
-
-
-def _save_statement(ended: bool, done: bool, new: int, gone: bool) -> Update:
-    """Built once per shape; one single-row INSERT per new task (a multi-row one is not cached)."""
-
-    def bound(name: str, column: str) -> Any:
-        return bindparam(name, type_=_TASKS.c[column].type)
-
-    ctes = []
-    if done:
-        ctes.append(
-            update(_TASKS)
-            .where(_TASKS.c.id == bindparam("done_id"))
-            .values({name: bound(f"done_{name}", name) for name in _DONE_COLUMNS})
-            .cte("done")
-        )
-    for index in range(new):
-        columns = {c.key: bound(f"new{index}_{c.key}", c.key) for c in _TASKS.columns}
-        ctes.append(insert(_TASKS).values(columns).cte(f"new_{index}"))
-    if gone:
-        ctes.append(
-            update(_TASKS)
-            .where(_TASKS.c.id.in_(bindparam("gone_ids", expanding=True)))
-            .values(status="cancelled", completed_at=bindparam("gone_at"))
-            .cte("gone")
-        )
-    names = _SAVED_COLUMNS + (_ENDING_COLUMNS if ended else ())
-    statement = (
-        update(_CASES)
-        .where(
-            _CASES.c.id == bindparam("case_pk"),
-            _CASES.c.lock_version == bindparam("case_expected"),
-        )
-        .values({name: bindparam(f"case_{name}", type_=_CASES.c[name].type) for name in names})
-    )
-    return statement.add_cte(*ctes) if ctes else statement
 
 
 def _close_case(
@@ -598,20 +498,6 @@ def _mirror_tasks(
     """
     if known is None:
         known = _task_rows(session, case.id)
-    changes = _task_changes(case, run, diagram, now, known)
-    _write_task_changes(session.connection(), changes)
-    return changes.open_tasks
-
-
-def _task_changes(
-    case: Case,
-    run: Run,
-    diagram: CompiledDiagram,
-    now: datetime,
-    known: list[dict[str, Any]],
-    done: tuple[str, dict[str, Any]] | None = None,
-) -> TaskChanges:
-    """The mirror's changes from the case's task rows (``known``, as they will be) and the run."""
     ready = {task.id: task for task in run.ready_tasks()}
     seen = {row["id"] for row in known}
     new = [
@@ -634,24 +520,16 @@ def _task_changes(
         for task_id, human in ready.items()
         if task_id not in seen
     ]
+    if new:
+        session.connection().execute(_INSERT_TASKS, new)
     gone = [row["id"] for row in known if row["status"] in OPEN and row["id"] not in ready]
+    if gone:
+        session.connection().execute(
+            _UPDATE_TASKS, {"_ids": gone, "status": "cancelled", "completed_at": now}
+        )
     still_open = [row for row in known if row["status"] in OPEN and row["id"] in ready]
     rows = sorted(still_open, key=lambda row: _aware(row["created_at"])) + new
-    open_tasks = [task_summary(_row_view(row)) for row in rows]
-    return TaskChanges(new, gone, now, open_tasks, done)
-
-
-def _write_task_changes(connection: Connection, changes: TaskChanges) -> None:
-    """The changes as separate statements (SQLite, and steps that save no state)."""
-    if changes.done is not None:
-        done_id, done = changes.done
-        connection.execute(_UPDATE_TASK, {**done, "_id": done_id})
-    if changes.new:
-        connection.execute(_INSERT_TASKS, changes.new)
-    if changes.gone:
-        connection.execute(
-            _UPDATE_TASKS, {"_ids": changes.gone, "status": "cancelled", "completed_at": changes.at}
-        )
+    return [task_summary(_row_view(row)) for row in rows]
 
 
 def _row_view(row: Any) -> Task:
