@@ -135,35 +135,37 @@ def verify_chain(
     return ChainReport(True, expected - start_seq)
 
 
-EncodedEntry = tuple[int, bytes, bytes]
+DigestEntry = tuple[int, bytes, bytes]
 
 
-def verify_encoded_chain(
-    records: Iterable[EncodedEntry],
+def verify_digest_chain(
+    records: Iterable[DigestEntry],
     start_prev: bytes = GENESIS,
     start_seq: int = 1,
     recheck: Callable[[int], bytes | None] | None = None,
 ) -> ChainReport:
-    """`verify_chain` over records already encoded: ``(seq, canonical_bytes, stored_hash)``.
+    """`verify_chain` over records already digested: ``(seq, record_digest, stored_hash)``.
 
-    The caller may encode quickly and loosely; when a record's bytes do not
-    hash to its stored hash, ``recheck(seq)`` gives the strict canonical
-    bytes (or None when the record cannot be encoded) and only a mismatch of
-    those is a break. A loose encoding that matches is as good as the strict
-    one: equal bytes under SHA-256 mean the same JSON, so the same values.
+    The digests may come from a quick and loose encoding; when a record's
+    digest does not chain to its stored hash, ``recheck(seq)`` gives the
+    strict canonical bytes (or None when the record cannot be encoded) and
+    only a mismatch of those is a break. A loose encoding that matches is as
+    good as the strict one: equal digests under SHA-256 mean the same bytes,
+    so the same JSON, so the same values. Without ``recheck`` any mismatch
+    is a break.
     """
     entries = iter(records)
     prev, expected = start_prev, start_seq
     sha256 = hashlib.sha256  # bound once: this loop is the hot path
-    for seq, canonical, stored_hash in entries:
+    for seq, digest, stored_hash in entries:
         if seq != expected:
             return _sequence_break(seq, expected, expected - start_seq, entries)
-        if sha256(prev + sha256(canonical).digest()).digest() != stored_hash:
-            strict = recheck(seq) if recheck is not None else canonical
-            if strict is None:
+        if sha256(prev + digest).digest() != stored_hash:
+            strict = recheck(seq) if recheck is not None else None
+            if recheck is not None and strict is None:
                 reason = f"record {seq} is not canonical JSON"
                 return ChainReport(False, expected - start_seq, seq, reason)
-            if chain_hash(prev, strict) != stored_hash:
+            if strict is None or chain_hash(prev, strict) != stored_hash:
                 reason = f"hash mismatch at seq {seq}: record changed"
                 return ChainReport(False, expected - start_seq, seq, reason)
         prev = stored_hash

@@ -1,15 +1,18 @@
-"""Streaming the live log as the bytes each record hashes as, for verification.
+"""Streaming the live log as each record's digest, for verification.
 
 Verification reads every record, so the cost per record decides how large a
 log can be checked. Each record's canonical JSON is rebuilt from its stored
-columns (so a changed column breaks the chain), without ORM objects or the
-Core result layer:
+columns (so a changed column breaks the chain) and hashed to its record
+digest (`service.audit.chain`), without ORM objects or the Core result layer:
 
-- on PostgreSQL the server renders it: ``row_to_json`` over the hashed
-  columns in sorted key order writes the same bytes as `canonical_json`
-  (compact, keys sorted, UTF-8, the same string escapes), and the rows come
-  by binary COPY in batches, so the client only hashes;
-- on SQLite the raw DBAPI rows are encoded with the C JSON encoder.
+- on PostgreSQL the server renders and digests it: ``row_to_json`` over the
+  hashed columns in sorted key order writes the same bytes as
+  `canonical_json` (compact, keys sorted, UTF-8, the same string escapes),
+  and ``sha256`` of those bytes is all that crosses the wire. Two reader
+  connections, sharing one snapshot of the log, render alternate ranges of
+  seq numbers, so both cores work while the client chains the digests;
+- on SQLite the raw DBAPI rows are encoded with the C JSON encoder and
+  hashed here.
 
 The server can splice JSON columns in as they are because `record` stores
 them as canonical JSON text. Both encodings are quick and loose: a JSON
@@ -20,21 +23,31 @@ strictly (`StrictEncoding`) before calling it changed, so loose encoding only
 ever costs time. A match is as good as the strict encoding: bytes that hash
 to the stored hash are the record's canonical JSON, so the columns they were
 rendered from hold exactly the values that were hashed.
+
+The server digesting the records it stores does not widen what the verifier
+trusts: the verifier already takes the column values, and their rendering,
+from that server. An independent check of the database server itself is
+the offline verification of an exported archive (`service.audit.offline`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any
 
+from psycopg import sql
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from service.audit.chain import canonical_json
 from service.audit.log import HASHED_COLUMNS, iter_entries
 
-FETCH = 20_000
+FETCH = 10_000
+READERS = 2
 _SORTED = tuple(sorted(HASHED_COLUMNS))
 _POSTGRES_VALUES = {
     "at": """to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')""",
@@ -43,7 +56,8 @@ _POSTGRES_VALUES = {
 _RENDERED = ", ".join(f'{_POSTGRES_VALUES.get(name, "t." + name)} AS "{name}"' for name in _SORTED)
 # Both queries are built from the constant column names above, never from input.
 _POSTGRES_QUERY = (
-    f"SELECT t.seq, row_to_json(r)::text, t.hash FROM audit_records t, LATERAL (SELECT {_RENDERED}) r"  # noqa: S608, E501
+    "SELECT t.seq, sha256(convert_to(row_to_json(r)::text, 'UTF8')), t.hash"  # noqa: S608
+    f" FROM audit_records t, LATERAL (SELECT {_RENDERED}) r"
     " WHERE t.seq > %s AND t.seq <= %s ORDER BY t.seq"
 )
 _POSTGRES_BOUNDS = "SELECT min(seq), max(seq) FROM audit_records WHERE seq > %s AND seq <= %s"
@@ -56,57 +70,74 @@ _AT, _FIELDS, _DETAIL, _DETAIL_ENC = (
 )
 _NO_LIMIT = 2**63 - 1
 
+Digested = tuple[int, bytes, bytes]
 
-def iter_encoded(
+
+def iter_digests(
     session: Session, after_seq: int = 0, upto_seq: int | None = None
-) -> Iterator[tuple[int, bytes, bytes]]:
-    """``(seq, canonical bytes, stored hash)`` in seq order, on the session's transaction."""
+) -> Iterator[Digested]:
+    """``(seq, record digest, stored hash)`` in seq order, as of the session's transaction."""
     upto = _NO_LIMIT if upto_seq is None else upto_seq
-    raw = session.connection().connection.dbapi_connection
     if session.get_bind().dialect.name == "postgresql":
-        return _postgres_rows(raw, after_seq, upto)
+        return _postgres_rows(session, after_seq, upto)
+    raw = session.connection().connection.dbapi_connection
     return _sqlite_rows(raw, after_seq, upto)
 
 
-def _postgres_rows(raw: Any, after_seq: int, upto: int) -> Iterator[tuple[int, bytes, bytes]]:
+def _postgres_rows(session: Session, after_seq: int, upto: int) -> Iterator[Digested]:
     # Each batch is a fixed range of seq numbers, not "the next FETCH after x":
     # a bounded range costs the same whatever plan the server picks, while a
     # LIMIT over an open range, on a table the planner has no statistics for
     # yet (a restored or freshly grown log), is a scan and sort of everything
-    # after x for every batch. Each batch is read to the end before it is
-    # handed on, so the connection is free for a re-check; the next batch is
-    # read meanwhile by one helper thread (psycopg serialises the two uses of
-    # the connection), so the server renders while the client hashes.
+    # after x for every batch. The readers import the session's snapshot
+    # (as pg_dump's parallel workers do), so they see one state of the log
+    # whatever commits meanwhile; the session's own connection stays free
+    # for a strict re-check.
+    snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+    engine = session.get_bind()
+    with ExitStack() as stack:
+        readers = [
+            _reader(stack.enter_context(engine.connect()), snapshot)  # type: ignore[union-attr]
+            for _ in range(READERS)
+        ]
+        with readers[0].cursor() as cursor:
+            cursor.execute(_POSTGRES_BOUNDS, (after_seq, upto))
+            low, high = cursor.fetchone()
+        if low is None:
+            return
+        ranges = [(start, min(start + FETCH, high)) for start in range(low - 1, high, FETCH)]
+        pool = stack.enter_context(ThreadPoolExecutor(READERS, "audit-read"))
+        ahead: list[Future[list[Digested]]] = []
+        for number, bounds in enumerate(ranges):
+            ahead.append(pool.submit(_postgres_batch, readers[number % READERS], *bounds))
+            if len(ahead) > READERS:
+                yield from ahead.pop(0).result()
+        for batch in ahead:
+            yield from batch.result()
+
+
+def _reader(connection: Any, snapshot: str) -> Any:
+    raw = connection.connection.dbapi_connection
     with raw.cursor() as cursor:
-        cursor.execute(_POSTGRES_BOUNDS, (after_seq, upto))
-        low, high = cursor.fetchone()
-    if low is None:
-        return
-    ranges = [(start, min(start + FETCH, high)) for start in range(low - 1, high, FETCH)]
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-read") as reader:
-        ahead = reader.submit(_postgres_batch, raw, *ranges[0])
-        for following in [*ranges[1:], None]:
-            rows = ahead.result()
-            if following is not None:
-                ahead = reader.submit(_postgres_batch, raw, *following)
-            yield from rows
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        cursor.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+    return raw
 
 
-def _postgres_batch(raw: Any, after_seq: int, upto: int) -> list[tuple[int, bytes, bytes]]:
-    with raw.cursor() as cursor:
-        copy_sql = f"COPY ({_POSTGRES_QUERY}) TO STDOUT (FORMAT BINARY)"
-        with cursor.copy(copy_sql, (after_seq, upto)) as copy:
-            copy.set_types(["int8", "text", "bytea"])
-            return [(seq, canonical.encode(), stored) for seq, canonical, stored in copy.rows()]
+def _postgres_batch(raw: Any, after_seq: int, upto: int) -> list[Digested]:
+    with raw.cursor(binary=True) as cursor:
+        cursor.execute(_POSTGRES_QUERY, (after_seq, upto))
+        return cursor.fetchall()
 
 
-def _sqlite_rows(raw: Any, after_seq: int, upto: int) -> Iterator[tuple[int, bytes, bytes]]:
+def _sqlite_rows(raw: Any, after_seq: int, upto: int) -> Iterator[Digested]:
     cursor = raw.cursor()
+    sha256 = hashlib.sha256
     try:
         cursor.execute(_SQLITE_QUERY, (after_seq, upto))
         while rows := cursor.fetchmany(FETCH):
             for row in rows:
-                yield row[0], _loose_canonical(row), row[-1]
+                yield row[0], sha256(_loose_canonical(row)).digest(), row[-1]
     finally:
         cursor.close()
 

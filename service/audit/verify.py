@@ -1,7 +1,7 @@
 """Verifying the live log: chain, checkpoints, and the tail.
 
 One pass in seq order: each record's chain hash is recomputed from its fields
-(read as canonical bytes by `service.audit.stream`; a change, removal,
+(its digest read by `service.audit.stream`; a change, removal,
 insertion or reordering breaks it at that record), its
 leaf feeds a Merkle accumulator, and each checkpoint's root is compared when
 the accumulator reaches its size (a chain rewritten from some record on
@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from service.access.service import Actor
 from service.audit import merkle
-from service.audit.chain import GENESIS, verify_encoded_chain
+from service.audit.chain import GENESIS, verify_digest_chain
 from service.audit.checkpoint import TreeHead, verify_tree_head
 from service.audit.log import BATCH, head_seq, pruned_hashes
 from service.audit.models import AuditCheckpoint
 from service.audit.service import Event, record
-from service.audit.stream import StrictEncoding, iter_encoded
+from service.audit.stream import StrictEncoding, iter_digests
 from service.deps import Deps
 from service.signing import SigningKeyMissing, load_signing_key
 
@@ -124,7 +124,7 @@ class _Walk:
         strict = StrictEncoding(session)
         # From the start, not after the pruned records: a live row under a
         # pruned seq is an insertion the chain must report.
-        for entry in iter_encoded(session, after_seq=0):
+        for entry in iter_digests(session, after_seq=0):
             batch.append(entry)
             if len(batch) == BATCH:
                 if not self._check_batch(batch, strict):
@@ -134,7 +134,7 @@ class _Walk:
             self._check_batch(batch, strict)
 
     def _check_batch(self, batch: list[tuple[int, bytes, bytes]], strict: StrictEncoding) -> bool:
-        chain = verify_encoded_chain(
+        chain = verify_digest_chain(
             batch,
             self.prev_hash,
             self.prev_seq + 1,

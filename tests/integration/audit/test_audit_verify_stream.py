@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from service.audit.service import Event, record
-from service.audit.stream import iter_encoded, strict_canonical
+from service.audit.stream import iter_digests, strict_canonical
 from service.audit.verify import verify_live
 from tests.integration.audit.audit_helpers import CLERK, fill_log, tamper
 
@@ -29,12 +31,14 @@ def awkward_log(deps):
     return deps
 
 
-def test_the_fast_read_gives_every_record_the_bytes_it_hashed(awkward_log) -> None:
+def test_the_fast_read_gives_every_record_the_digest_of_the_bytes_it_hashed(awkward_log) -> None:
     with awkward_log.unit_of_work() as uow:
-        encoded = list(iter_encoded(uow.session))
-        assert [seq for seq, _, _ in encoded] == list(range(1, 10))
-        for seq, canonical, _ in encoded:
-            assert canonical == strict_canonical(uow.session, seq), seq
+        digested = list(iter_digests(uow.session))
+        assert [seq for seq, _, _ in digested] == list(range(1, 10))
+        for seq, digest, _ in digested:
+            strict = strict_canonical(uow.session, seq)
+            assert strict is not None
+            assert digest == hashlib.sha256(strict).digest(), seq
     assert verify_live(awkward_log).ok
 
 
@@ -91,9 +95,9 @@ def small_batches(monkeypatch):
 def test_the_read_crosses_batches_in_seq_order(deps) -> None:
     fill_log(deps, 23)
     with deps.unit_of_work() as uow:
-        assert [seq for seq, _, _ in iter_encoded(uow.session)] == list(range(1, 24))
-        assert [seq for seq, _, _ in iter_encoded(uow.session, 5, 18)] == list(range(6, 19))
-        assert list(iter_encoded(uow.session, 23)) == []
+        assert [seq for seq, _, _ in iter_digests(uow.session)] == list(range(1, 24))
+        assert [seq for seq, _, _ in iter_digests(uow.session, 5, 18)] == list(range(6, 19))
+        assert list(iter_digests(uow.session, 23)) == []
     assert verify_live(deps).records == 23
 
 

@@ -15,7 +15,7 @@ from service.audit.chain import (
     hash_records,
     record_digest,
     verify_chain,
-    verify_encoded_chain,
+    verify_digest_chain,
 )
 
 Entry = tuple[int, Mapping[str, object], bytes]
@@ -216,50 +216,57 @@ def test_verify_chain_cannot_see_a_cut_off_tail_which_checkpoints_must_catch() -
     assert verify_chain(stored_log(10)[:7]) == ChainReport(True, 7)
 
 
-# --- verify_encoded_chain --------------------------------------------------------
+# --- verify_digest_chain ---------------------------------------------------------
 
 
-def encoded_log(count: int) -> list[tuple[int, bytes, bytes]]:
-    return [(seq, canonical_json(record), stored) for seq, record, stored in stored_log(count)]
+def digested_log(count: int) -> list[tuple[int, bytes, bytes]]:
+    return [
+        (seq, hashlib.sha256(canonical_json(record)).digest(), stored)
+        for seq, record, stored in stored_log(count)
+    ]
 
 
-def test_verify_encoded_chain_accepts_an_untouched_log() -> None:
-    assert verify_encoded_chain(encoded_log(30)) == ChainReport(ok=True, checked=30)
+def test_verify_digest_chain_accepts_an_untouched_log() -> None:
+    assert verify_digest_chain(digested_log(30)) == ChainReport(ok=True, checked=30)
 
 
-def test_verify_encoded_chain_accepts_a_loose_encoding_that_is_canonical_when_rechecked() -> None:
-    log = encoded_log(10)
-    seq, canonical, stored = log[4]
-    log[4] = (seq, json.dumps(json.loads(canonical)).encode(), stored)  # spaces, same values
-    strict = {seq: canonical}
-    assert verify_encoded_chain(log, recheck=strict.get) == ChainReport(ok=True, checked=10)
+def test_verify_digest_chain_accepts_a_loose_encoding_that_is_canonical_when_rechecked() -> None:
+    records = stored_log(10)
+    log = digested_log(10)
+    seq, record, stored = records[4]
+    loose = json.dumps(record).encode()  # spaces and unsorted keys: the same values
+    log[4] = (seq, hashlib.sha256(loose).digest(), stored)
+    strict = {seq: canonical_json(record)}
+    assert verify_digest_chain(log, recheck=strict.get) == ChainReport(ok=True, checked=10)
 
 
-def test_verify_encoded_chain_reports_a_changed_record_that_the_recheck_confirms() -> None:
-    log = encoded_log(10)
-    seq, canonical, stored = log[6]
-    changed = canonical.replace(b'"ok"', b'"refused"')
-    log[6] = (seq, changed, stored)
-    report = verify_encoded_chain(log, recheck={seq: changed}.get)
+def test_verify_digest_chain_reports_a_changed_record_that_the_recheck_confirms() -> None:
+    records = stored_log(10)
+    log = digested_log(10)
+    seq, record, stored = records[6]
+    changed = canonical_json(record).replace(b'"ok"', b'"refused"')
+    assert changed != canonical_json(record)
+    log[6] = (seq, hashlib.sha256(changed).digest(), stored)
+    report = verify_digest_chain(log, recheck={seq: changed}.get)
     assert report == ChainReport(False, 6, 7, "hash mismatch at seq 7: record changed")
 
 
-def test_verify_encoded_chain_without_a_recheck_reports_any_other_bytes() -> None:
-    log = encoded_log(10)
-    seq, canonical, stored = log[2]
-    log[2] = (seq, canonical + b" ", stored)
-    assert verify_encoded_chain(log).first_bad_seq == 3
+def test_verify_digest_chain_without_a_recheck_reports_any_other_digest() -> None:
+    log = digested_log(10)
+    seq, digest, stored = log[2]
+    log[2] = (seq, hashlib.sha256(digest).digest(), stored)
+    assert verify_digest_chain(log).first_bad_seq == 3
 
 
-def test_verify_encoded_chain_reports_a_record_the_recheck_cannot_encode() -> None:
-    log = encoded_log(5)
+def test_verify_digest_chain_reports_a_record_the_recheck_cannot_encode() -> None:
+    log = digested_log(5)
     seq, _, stored = log[1]
-    log[1] = (seq, b"", stored)
-    report = verify_encoded_chain(log, recheck=lambda _seq: None)
+    log[1] = (seq, hashlib.sha256(b"").digest(), stored)
+    report = verify_digest_chain(log, recheck=lambda _seq: None)
     assert report == ChainReport(False, 1, 2, "record 2 is not canonical JSON")
 
 
-def test_verify_encoded_chain_names_a_removed_record_as_verify_chain_does() -> None:
-    log = encoded_log(10)
+def test_verify_digest_chain_names_a_removed_record_as_verify_chain_does() -> None:
+    log = digested_log(10)
     del log[4]
-    assert verify_encoded_chain(log) == ChainReport(False, 4, 5, "record 5 missing")
+    assert verify_digest_chain(log) == ChainReport(False, 4, 5, "record 5 missing")
