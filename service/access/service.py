@@ -14,7 +14,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Row, Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from service.access.models import ApiToken, BreakGlassGrant, User, UserRole
+from service.access.models import ApiToken, BreakGlassGrant, TrainingRecord, User, UserRole
+from service.access.permissions import REQUIRED_TRAINING
 from service.clock import aware
 from service.errors import Conflict, Invalid, Unauthenticated
 
@@ -79,6 +80,9 @@ class Actor:
     role_scopes: tuple[RoleScope, ...] = ()
     # The id of an active break-glass grant, which lifts the branch scope.
     break_glass_id: int | None = None
+    # The latest expiry of each required course, read with the credential so
+    # the training gate needs no query of its own; None when not read.
+    trained_until: tuple[tuple[str, datetime | None], ...] | None = None
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
@@ -241,6 +245,13 @@ def _actor_query() -> Select[Any]:
         )
         .scalar_subquery()
     )
+    trained_until = [
+        select(func.max(TrainingRecord.expires_at))
+        .where(TrainingRecord.user_id == User.id, TrainingRecord.course == course)
+        .scalar_subquery()
+        .label(f"trained_until_{number}")
+        for number, course in enumerate(_COURSES)
+    ]
     return (
         select(
             User.id,
@@ -252,6 +263,7 @@ def _actor_query() -> Select[Any]:
             UserRole.department,
             UserRole.branch,
             active_grant.label("break_glass_id"),
+            *trained_until,
         )
         .join(ApiToken, ApiToken.user_id == User.id)
         .outerjoin(UserRole, UserRole.user_id == User.id)
@@ -259,6 +271,7 @@ def _actor_query() -> Select[Any]:
     )
 
 
+_COURSES = tuple(sorted(REQUIRED_TRAINING))
 _ACTOR = _actor_query()
 
 
@@ -273,7 +286,15 @@ def _actor_from_rows(rows: Sequence[Row[Any]]) -> Actor:
         scopes=scopes,
         role_scopes=role_scopes,
         break_glass_id=first.break_glass_id,
+        trained_until=tuple(
+            (course, _aware_or_none(getattr(first, f"trained_until_{number}")))
+            for number, course in enumerate(_COURSES)
+        ),
     )
+
+
+def _aware_or_none(moment: datetime | None) -> datetime | None:
+    return aware(moment) if moment is not None else None
 
 
 def roles_of(session: Session, user_id: int) -> frozenset[str]:

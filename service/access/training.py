@@ -75,8 +75,20 @@ def lapses(session: Session, user_id: int, roles: Iterable[str], now: datetime) 
     if not courses:
         return []
     rows = session.connection().execute(_LATEST, {"user_id": user_id, "courses": list(courses)})
-    latest: dict[str, datetime] = {course: expires for course, expires in rows}
-    found = [(course, aware(latest[course]) if course in latest else None) for course in courses]
+    return _lapsed(courses, {course: aware(expires) for course, expires in rows}, now)
+
+
+def known_lapses(actor: Actor, now: datetime) -> list[Lapse] | None:
+    """`lapses` from the expiries read with the actor's credential; None if none were read."""
+    if actor.trained_until is None:
+        return None
+    return _lapsed(required_courses(actor.roles), dict(actor.trained_until), now)
+
+
+def _lapsed(
+    courses: Iterable[str], latest: dict[str, datetime | None], now: datetime
+) -> list[Lapse]:
+    found = [(course, latest.get(course)) for course in courses]
     return [Lapse(course, expires) for course, expires in found if not expires or expires <= now]
 
 

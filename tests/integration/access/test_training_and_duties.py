@@ -7,9 +7,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from service.access.service import SYSTEM, Actor, check_password_policy
+from service.access.service import (
+    SYSTEM,
+    Actor,
+    actor_for_token,
+    check_password_policy,
+    issue_token,
+)
 from service.access.throttle import DatabaseThrottle, purge_attempts
-from service.access.training import lapses, send_training_reminders
+from service.access.training import known_lapses, lapses, send_training_reminders
 from service.audit.models import AuditRecord
 from service.cases.duties import check_not_author
 from service.errors import Forbidden, Invalid
@@ -74,3 +80,32 @@ def test_weak_passwords_are_refused_with_the_reason(password, reason):
     with pytest.raises(Invalid) as refused:
         check_password_policy(password, "alice")
     assert reason in refused.value.details[0]["reason"]
+
+
+def test_the_credential_read_carries_the_training_the_gate_would_query(deps, clock):
+    trained = _user(deps, "trained", ["reviewer"], 5)
+    untrained = add_user(deps, "untrained", ["reviewer"], trained_days=-1)
+    with deps.unit_of_work() as uow:
+        tokens = {
+            user: issue_token(uow.session, user, clock(), timedelta(hours=1))[0]
+            for user in (trained, untrained)
+        }
+        uow.commit()
+    moments = [clock(), clock() + timedelta(days=6)]
+    lapsed = {}
+    with deps.unit_of_work() as uow:
+        for user, token in tokens.items():
+            actor = actor_for_token(uow.session, token, clock())
+            assert actor.trained_until is not None
+            [(course, expires)] = actor.trained_until
+            assert course == "personal_data_protection"
+            assert expires is not None and expires.tzinfo is not None
+            for moment in moments:
+                queried = lapses(uow.session, user, actor.roles, moment)
+                assert known_lapses(actor, moment) == queried
+            lapsed[user] = [bool(known_lapses(actor, moment)) for moment in moments]
+    assert lapsed == {trained: [False, True], untrained: [True, True]}
+
+
+def test_an_actor_not_read_from_a_credential_leaves_the_gate_to_query(deps):
+    assert known_lapses(Actor(1, "someone", frozenset({"reviewer"})), deps.now()) is None
