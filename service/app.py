@@ -13,12 +13,14 @@ from service.api.errors import register_error_handlers
 from service.bootstrap import build_deps, check_migrated
 from service.config import Settings
 from service.deps import Deps
+from service.vault.validation import load_reference_tables
 
 
 def create_app(settings: Settings | None = None, deps: Deps | None = None) -> Flask:
     settings = settings or Settings.from_env()
     deps = deps or build_deps(settings, publish=_publisher(settings))
     check_migrated(deps.db)
+    load_reference_tables()
     app = Flask(__name__, static_folder=None)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -1,11 +1,13 @@
 import datetime
 
 import pytest
+from stdnum import numdb
 
 from service.vault.validation import (
     FieldError,
     FieldWarning,
     ValidationFailed,
+    load_reference_tables,
     validate_subject_fields,
 )
 
@@ -216,3 +218,10 @@ def test_a_partial_update_checks_only_the_fields_given() -> None:
 def test_an_id_number_without_its_id_type_is_an_error_even_in_an_update() -> None:
     errors = errors_of({"id_number": VALID_ID}, required=())
     assert ("id_type", "required") in {(error.field, error.code) for error in errors}
+
+
+def test_the_lookup_tables_are_read_up_front_not_by_the_first_request(monkeypatch) -> None:
+    # python-stdnum caches each table it reads in this dict; start it empty.
+    monkeypatch.setattr(numdb, "_open_databases", {})
+    load_reference_tables()
+    assert "cn/loc" in numdb._open_databases
