@@ -163,7 +163,7 @@ def _file_change_request(desk, words):
 def _ask_for_more_proof(reviewer, words):
     page = _open_from_list(reviewer, "reviewer", words["change_step"], words)
     page.locator("#field-decision").select_option("more_proof")
-    page.locator("#field-reason").fill("need the SIM contract")
+    page.locator("#field-review_reason").fill("need the SIM contract")
     page.locator("#complete-button").click()
     expect(page.locator("#task-done")).to_be_visible()
 

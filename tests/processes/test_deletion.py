@@ -88,7 +88,7 @@ def test_reviewer_refuses_deletion(api, deps, customer, more_users):
     desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
     done = reviewer.complete(
         reviewer.task_of(case["id"], "review_deletion"),
-        {"decision": "reject", "reason": "proof not genuine"},
+        {"decision": "reject", "review_reason": "proof not genuine"},
     )
     assert done.body["outcome"] == "refused"
     with deps.unit_of_work() as uow:
@@ -102,10 +102,44 @@ def test_data_officer_refuses_the_second_approval(api, deps, customer, more_user
     reviewer.complete(reviewer.task_of(case["id"], "review_deletion"), {"decision": "approve"})
     done = officer.complete(
         officer.task_of(case["id"], "approve_deletion"),
-        {"decision": "reject", "reason": "retention period applies"},
+        {"decision": "reject", "approval_reason": "retention period applies"},
     )
     assert done.body["outcome"] == "refused"
     assert [n for _, n, _ in deps.extras["published"] if n.startswith("datasteward.deletion")] == []
+
+
+def test_the_approver_sees_the_requests_legal_ground_not_the_reviewers_words(
+    api, deps, customer, more_users
+):
+    desk, reviewer, officer = api("frontdesk"), api("reviewer"), api("officer")
+    case = desk.start("deletion")
+    desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    reviewed = reviewer.complete(
+        reviewer.task_of(case["id"], "review_deletion"),
+        {"decision": "approve", "review_reason": "proof checked against the contract"},
+    )
+    assert reviewed.status == 200, reviewed.body
+    shown = officer.get(f"/api/v1/tasks/{officer.task_of(case['id'], 'approve_deletion')}")
+    assert shown.status == 200, shown.body
+    data = shown.body["case_data"]
+    assert (data["reason"], data["reason_detail"]) == (
+        "withdrawn_consent",
+        "customer closed account",
+    )
+    assert data["review_reason"] == "proof checked against the contract"
+
+
+def test_a_review_form_refuses_the_old_field_name_and_changes_nothing(
+    api, deps, customer, more_users
+):
+    desk, reviewer = api("frontdesk"), api("reviewer")
+    case = desk.start("deletion")
+    desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    task_id = reviewer.task_of(case["id"], "review_deletion")
+    refused = reviewer.complete(task_id, {"decision": "reject", "reason": "proof not genuine"})
+    assert refused.status == 422, refused.body
+    assert _case(deps, case["id"]) == ("running", None)
+    assert reviewer.task_of(case["id"], "review_deletion") == task_id
 
 
 def test_reviewer_cannot_also_give_the_second_approval(api, deps, customer, more_users):

@@ -62,7 +62,7 @@ def test_rejected_change_leaves_the_record_and_notifies(api, deps, customer, mor
     reviewer = api("reviewer")
     done = reviewer.complete(
         reviewer.task_of(case_id, "review_change"),
-        {"decision": "reject", "reason": "proof does not match"},
+        {"decision": "reject", "review_reason": "proof does not match"},
     )
     assert done.body["outcome"] == "rejected"
     assert _mobile(deps, customer) == before
@@ -73,10 +73,12 @@ def test_more_proof_then_approve(api, deps, customer, more_users):
     reviewer, desk = api("reviewer"), api("frontdesk")
     asked = reviewer.complete(
         reviewer.task_of(case_id, "review_change"),
-        {"decision": "more_proof", "reason": "need the SIM contract"},
+        {"decision": "more_proof", "review_reason": "need the SIM contract"},
     )
     assert [t["name"] for t in asked.body["tasks"]] == ["provide_more_proof"]
     task = desk.task_of(case_id, "provide_more_proof")
+    shown = desk.get(f"/api/v1/tasks/{task}").body["case_data"]
+    assert (shown["reason"], shown["review_reason"]) == (REQUEST["reason"], "need the SIM contract")
     unknown = "00000000-0000-4000-8000-000000000000"
     refused = desk.complete(task, {"documents": [unknown], "note": "contract attached"})
     assert refused.status == 422 and refused.body["error"]["details"][0]["field"] == "documents"

@@ -125,9 +125,12 @@ class UpdateDriver(Driver):
             return desk, change_request(run)
         if task_name == "review_change":
             if run.plan == "more_proof" and run.rounds.get("review_change", 0) == 0:
-                return reviewer, {"decision": "more_proof", "reason": "need the signed request"}
+                return reviewer, {
+                    "decision": "more_proof",
+                    "review_reason": "need the signed request",
+                }
             if run.plan == "reject":
-                return reviewer, {"decision": "reject", "reason": "proof does not match"}
+                return reviewer, {"decision": "reject", "review_reason": "proof does not match"}
             return reviewer, {"decision": "approve"}
         if task_name == "provide_more_proof":
             return desk, {"documents": run.documents[-1:], "note": "signed request attached"}
@@ -182,11 +185,17 @@ class DeletionDriver(Driver):
             return self.starter(run), identify(run.customer) | {"reason": "withdrawn_consent"}
         if task_name == "review_deletion":
             if run.plan == "refuse_review":
-                return self.reviewer(run), {"decision": "reject", "reason": "proof not genuine"}
+                return self.reviewer(run), {
+                    "decision": "reject",
+                    "review_reason": "proof not genuine",
+                }
             return self.reviewer(run), {"decision": "approve"}
         if task_name == "approve_deletion":
             if run.plan == "refuse_approval":
-                return "officer", {"decision": "reject", "reason": "retention period applies"}
+                return "officer", {
+                    "decision": "reject",
+                    "approval_reason": "retention period applies",
+                }
             return "officer", {"decision": "approve"}
         raise AssertionError(f"deletion has no task {task_name!r}")
 
