@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, jsonify, request, session
@@ -84,20 +85,25 @@ def show_case(case_id: str):
     return jsonify(queries.show_case(deps(), current_actor(), case_id))
 
 
+_TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 @api.get("/tasks")
 @authenticated
 def list_tasks():
     scope = choice_arg("scope", "all", ("mine", "claimable", "all"))
     procedure = request.args.get("procedure") or None
-    tasks = queries.task_list(
-        deps(),
-        current_actor(),
-        scope,
-        procedure,
-        int_arg("limit", 50, 1, 500),
-        int_arg("offset", 0, 0, 10**9),
-    )
-    return jsonify({"tasks": tasks})
+    limit, offset = int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9)
+    after = request.args.get("after")
+    if after is not None:
+        if not _TASK_ID.fullmatch(after):
+            raise Invalid.field("after", "a task id (a lower-case UUID) is required")
+        if offset:
+            raise Invalid.field("after", "page by after or by offset, not both")
+    tasks = queries.task_list(deps(), current_actor(), scope, procedure, limit, offset, after)
+    # A full page may have more after it: the client asks for them with ?after=.
+    next_after = tasks[-1]["id"] if len(tasks) == limit else None
+    return jsonify({"tasks": tasks, "next_after": next_after})
 
 
 @api.get("/tasks/<task_id>")
@@ -154,7 +160,12 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/cases/{case_id}": {
         "get": op("A case: status, open tasks, history") | {"parameters": path_param("case_id")}
     },
-    "/api/v1/tasks": {"get": op("Task list (scope=mine|claimable|all, procedure, limit, offset)")},
+    "/api/v1/tasks": {
+        "get": op(
+            "Task list (scope=mine|claimable|all, procedure, limit; the next page: after="
+            "the response's next_after, or offset)"
+        )
+    },
     "/api/v1/tasks/{task_id}": {
         "get": op("A task with its form schema and case values")
         | {"parameters": path_param("task_id")}

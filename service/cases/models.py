@@ -47,13 +47,15 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         # The task list: a role's open tasks, overdue first, read in index order
-        # (partial: it holds the queue only). Migrations 0006_perf and 0009_task_indexes.
+        # (partial: it holds the queue only). Migrations 0006_perf, 0009_task_indexes and
+        # 0012_task_queue_order.
         Index(
             "ix_tasks_queue",
             "lane",
             text("(due_at IS NULL)"),
             "due_at",
             "created_at",
+            "id",
             postgresql_where=text("status = 'open'"),
             sqlite_where=text("status = 'open'"),
         ),

@@ -22,11 +22,23 @@ OVERSIGHT_ROLES = frozenset({"compliance", "auditor", "admin"})
 
 
 def task_list(
-    deps: Deps, actor: Actor, scope: str, procedure: str | None, limit: int, offset: int
+    deps: Deps,
+    actor: Actor,
+    scope: str,
+    procedure: str | None,
+    limit: int,
+    offset: int,
+    after: str | None = None,
 ) -> list[dict[str, Any]]:
     with deps.unit_of_work() as uow:
         return list_tasks(
-            uow.session, actor, scope=scope, procedure=procedure, limit=limit, offset=offset
+            uow.session,
+            actor,
+            scope=scope,
+            procedure=procedure,
+            limit=limit,
+            offset=offset,
+            after=after,
         )
 
 

@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, union_all, update
+from sqlalchemy import ColumnElement, Row, false, select, true, tuple_, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from service.access.scope import scope_condition
@@ -14,6 +14,7 @@ from service.access.service import REVIEW_ROLES, Actor
 from service.cases.models import Case, Task
 from service.clock import iso
 from service.engine import CompiledDiagram, Run
+from service.errors import Invalid
 
 # Key of the session's list of (procedure, lane, seconds waited) for the tasks
 # completed in its open transaction; read by whoever counts committed work (metrics).
@@ -75,8 +76,16 @@ def list_tasks(
     procedure: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: str | None = None,
 ) -> list[dict[str, Any]]:
-    """My claimed tasks (``mine``), open tasks for my roles (``claimable``), or both (``all``)."""
+    """My claimed tasks (``mine``), open tasks for my roles (``claimable``), or both (``all``).
+
+    In queue order (`_queue_order`), which is total, so pages neither repeat
+    nor skip a task. ``after`` (a task id, the last one of the previous page)
+    pages by position in that order rather than by count: the database seeks
+    to it in the queue index, however deep the page, and tasks claimed or
+    added meanwhile do not shift the next page.
+    """
     mine = (Task.assignee_id == actor.id) & (Task.status == "claimed")
     # One condition per role: each reads ix_tasks_queue in order (an IN list of
     # lanes, or an OR with `mine`, made the database sort every open task).
@@ -85,9 +94,12 @@ def list_tasks(
     if not parts:
         return []
     in_scope = scope_condition(actor, Task.lane, Case.department, Case.branch)
+    past = _past(session, after) if after is not None else None
     queries = []
     for where in parts:
         query = select(Task).where(where)
+        if past is not None:
+            query = query.where(past)
         if in_scope is not None:  # a branch/department-scoped role sees its own cases' tasks
             query = query.join(Case, Case.id == Task.case_id).where(in_scope)
         if procedure:
@@ -106,8 +118,32 @@ def list_tasks(
 
 
 def _queue_order(query: Any, task: Any) -> Any:
-    """Overdue first: earliest due date first, tasks without a due date last."""
-    return query.order_by(task.due_at.is_(None), task.due_at, task.created_at)
+    """Overdue first: earliest due date first, tasks without a due date last; then oldest first.
+
+    The id last makes the order total (tasks a step creates together share
+    their creation time), as paging needs; ix_tasks_queue holds this order.
+    """
+    return query.order_by(task.due_at.is_(None), task.due_at, task.created_at, task.id)
+
+
+def _past(session: Session, task_id: str) -> ColumnElement[bool]:
+    """Tasks after the given one in queue order (`_queue_order`)."""
+    anchor: Row[Any] | None = session.execute(
+        select(Task.due_at, Task.created_at, Task.id).where(Task.id == task_id)
+    ).one_or_none()
+    if anchor is None:
+        raise Invalid.field("after", "no task has this id")
+    # Row comparisons over the queue index's columns, so the database seeks to
+    # the anchor instead of reading the queue up to it. A task without a due
+    # date compares greater on the first column; after such an anchor only
+    # tasks without one follow, whose due_at (NULL) is left out of the row.
+    if anchor.due_at is None:
+        return tuple_(Task.due_at.is_(None), Task.created_at, Task.id) > tuple_(
+            true(), anchor.created_at, anchor.id
+        )
+    return tuple_(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id) > tuple_(
+        false(), anchor.due_at, anchor.created_at, anchor.id
+    )
 
 
 def task_summary(task: Task) -> dict[str, Any]:

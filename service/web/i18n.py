@@ -53,6 +53,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "tasks.case": ("案件", "Case"),
     "tasks.actions": ("操作", "Actions"),
     "tasks.empty": ("没有任务", "No tasks"),
+    "tasks.more": ("加载更多任务", "Load more tasks"),
     "tasks.open": ("打开", "Open"),
     "tasks.claim": ("领取", "Claim"),
     "tasks.unclaim": ("放回", "Release"),

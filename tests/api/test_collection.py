@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from service.audit.models import AuditRecord
@@ -202,3 +203,33 @@ def _snapshot(deps, case_id: str) -> tuple:
         ).all()
         fields = uow.session.scalar(select(func.count()).select_from(SubjectField))
         return case.lock_version, case.state, case.subject, tuple(tasks), fields
+
+
+def test_the_task_list_pages_after_the_last_task_it_gave(api):
+    desk = api("frontdesk")
+    for _ in range(3):
+        desk.start()
+    whole = desk.get("/api/v1/tasks?scope=claimable").body
+    assert len(whole["tasks"]) == 3 and whole["next_after"] is None
+    first = desk.get("/api/v1/tasks?scope=claimable&limit=2").body
+    assert first["next_after"] == first["tasks"][-1]["id"]
+    rest = desk.get(f"/api/v1/tasks?scope=claimable&limit=2&after={first['next_after']}").body
+    assert rest["next_after"] is None
+    assert first["tasks"] + rest["tasks"] == whole["tasks"]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("after=nope", "a task id (a lower-case UUID) is required"),
+        ("after=00000000-0000-4000-8000-000000000000", "no task has this id"),
+        ("after={task}&offset=2", "page by after or by offset, not both"),
+    ],
+)
+def test_a_bad_page_cursor_is_refused_naming_after(api, query, reason):
+    desk = api("frontdesk")
+    case = desk.start()
+    task = desk.task_of(case["id"], "record_consent")
+    refused = desk.get("/api/v1/tasks?" + query.format(task=task))
+    assert refused.status == 422, refused.body
+    assert refused.body["error"]["details"] == [{"field": "after", "reason": reason}]

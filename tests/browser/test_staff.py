@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from playwright.sync_api import expect
+from sqlalchemy import insert
 
+from service.cases.models import Task
 from tests.api.conftest import VALID_FORM
 
 
@@ -128,3 +131,31 @@ def test_compliance_searches_the_audit_trail_for_refusals(open_session):
     expect(page.locator("#audit-table")).to_contain_text("frontdesk")
     expect(page.locator("#audit-table")).to_contain_text("拒绝")
     overseer.shot("audit-zh")
+
+
+def test_a_queue_longer_than_a_page_loads_the_rest_on_request(open_session, as_user, deps):
+    case = as_user("frontdesk").start("collection")
+    now = deps.now()
+    extra = [
+        {
+            "id": str(uuid.uuid4()),
+            "case_id": case["id"],
+            "procedure": "collection",
+            "spec_name": "record_consent",
+            "label": "记录同意 Record consent",
+            "lane": "front_desk",
+            "form": "consent",
+            "status": "open",
+            "created_at": now,
+        }
+        for _ in range(500)
+    ]
+    with deps.unit_of_work() as uow:
+        uow.session.execute(insert(Task), extra)
+        uow.commit()
+    page = open_session().log_in("frontdesk")
+    rows = page.locator("#table-claimable tbody tr")
+    expect(rows).to_have_count(500)  # one page
+    page.locator("#more-claimable").click()
+    expect(rows).to_have_count(501)
+    expect(page.locator("#more-claimable")).to_have_count(0)

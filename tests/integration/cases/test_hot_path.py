@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import DBAPIError
 
@@ -13,8 +16,10 @@ from service.access.models import User
 from service.access.service import Actor, roles_of
 from service.bench.flows import APPROVE, CONSENT, subscriber_form, task_named
 from service.cases import service as cases
+from service.cases.models import Task
 from service.cases.tasks import list_tasks
 from service.deps import Deps
+from service.errors import Invalid
 
 
 def _actor(deps: Deps, user_id: int, name: str) -> Actor:
@@ -121,27 +126,35 @@ def test_the_claimable_list_reads_the_queue_index_in_order(deps, users):
     case = cases.start_case(deps, desk, "collection")
     case = cases.complete_task(deps, desk, task_named(case, "record_consent"), CONSENT)
     cases.complete_task(deps, desk, task_named(case, "fill_form"), subscriber_form())
-    postgres = deps.db.is_postgres
+    with deps.unit_of_work() as uow:
+        plan = _plan(deps, uow, lambda s: list_tasks(s, reviewer, scope="claimable", limit=50))
+    assert "ix_tasks_queue" in plan, plan
+    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+
+
+def _claimable(actor: Actor, after: str, session: Any) -> list[dict[str, Any]]:
+    return list_tasks(session, actor, scope="claimable", after=after)
+
+
+def _plan(deps: Deps, uow: Any, run: Callable[[Any], Any]) -> str:
+    """The database's plan for the last statement `run` makes on the session."""
+    conn = uow.session.connection()
+    if deps.db.is_postgres:  # a handful of rows: make the planner show the plan a big queue gets
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
     captured: list[tuple[str, Any]] = []
 
     def listen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
         captured.append((statement, parameters))
 
-    with deps.unit_of_work() as uow:
-        conn = uow.session.connection()
-        if postgres:  # a handful of rows: make the planner show the plan a big queue gets
-            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        event.listen(deps.db.engine, "before_cursor_execute", listen)
-        try:
-            assert list_tasks(uow.session, reviewer, scope="claimable", limit=50)
-        finally:
-            event.remove(deps.db.engine, "before_cursor_execute", listen)
-        statement, parameters = captured[-1]
-        explain = "EXPLAIN " if postgres else "EXPLAIN QUERY PLAN "
-        rows = conn.exec_driver_sql(explain + statement, parameters).all()
-    plan = " | ".join(" ".join(str(c) for c in row) for row in rows)
-    assert "ix_tasks_queue" in plan, plan
-    assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+    event.listen(deps.db.engine, "before_cursor_execute", listen)
+    try:
+        assert run(uow.session)
+    finally:
+        event.remove(deps.db.engine, "before_cursor_execute", listen)
+    statement, parameters = captured[-1]
+    explain = "EXPLAIN " if deps.db.is_postgres else "EXPLAIN QUERY PLAN "
+    rows = conn.exec_driver_sql(explain + statement, parameters).all()
+    return " | ".join(" ".join(str(c) for c in row) for row in rows)
 
 
 def test_a_read_only_unit_of_work_neither_waits_for_nor_blocks_a_writer(deps, users):
@@ -170,3 +183,60 @@ def test_a_read_only_unit_of_work_neither_waits_for_nor_blocks_a_writer(deps, us
             uow.session.scalar(select(User.display_name).where(User.id == users["reviewer"]))
             == "renamed"
         )
+
+
+def test_paging_after_a_task_walks_the_queue_once_ties_and_due_dates_included(deps, users):
+    both = _actor(deps, users["allrounder"], "allrounder")
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    for _ in range(7):  # the test clock stands still: every task is created at the same time
+        cases.start_case(deps, desk, "collection")
+    with deps.unit_of_work() as uow:
+        ids = sorted(uow.session.scalars(select(Task.id).where(Task.status == "open")))
+        soon = deps.now() + timedelta(days=2)
+        due = {ids[0]: soon, ids[1]: soon, ids[5]: soon - timedelta(days=1)}
+        for task_id, at in due.items():
+            uow.session.execute(update(Task).where(Task.id == task_id).values(due_at=at))
+        uow.commit()
+    cases.claim_task(deps, both, ids[3])
+    queue = sorted(ids, key=lambda i: (i not in due, due.get(i, soon), i))
+    expected = {
+        (desk, "claimable"): [i for i in queue if i != ids[3]],  # one role: one query
+        (both, "claimable"): [i for i in queue if i != ids[3]],  # a query per role, merged
+        (both, "all"): queue,  # and the claimed one
+    }
+    for (actor, scope), order in expected.items():
+        with deps.unit_of_work() as uow:
+            whole = [t["id"] for t in list_tasks(uow.session, actor, scope=scope, limit=100)]
+            walked: list[str] = []
+            after = None
+            while page := list_tasks(uow.session, actor, scope=scope, limit=2, after=after):
+                walked += [t["id"] for t in page]
+                after = page[-1]["id"]
+        assert whole == order, (actor.username, scope)
+        assert walked == order, (actor.username, scope)
+
+
+def test_paging_after_an_unknown_task_is_refused(deps, users):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    with deps.unit_of_work() as uow, pytest.raises(Invalid) as refused:
+        list_tasks(uow.session, desk, scope="all", after="00000000-0000-4000-8000-000000000000")
+    assert refused.value.details == [{"field": "after", "reason": "no task has this id"}]
+
+
+def test_a_page_after_a_task_seeks_to_it_in_the_queue_index(deps, users):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    for _ in range(3):
+        cases.start_case(deps, desk, "collection")
+    with deps.unit_of_work() as uow:
+        first = list_tasks(uow.session, desk, scope="claimable", limit=1)[0]["id"]
+        uow.session.execute(update(Task).where(Task.id == first).values(due_at=deps.now()))
+        uow.commit()
+    for dated in (True, False):  # an anchor with a due date, and one without
+        with deps.unit_of_work() as uow:
+            queue = list_tasks(uow.session, desk, scope="claimable", limit=2)
+            after = queue[0 if dated else 1]["id"]
+            plan = _plan(deps, uow, functools.partial(_claimable, desk, after))
+        assert "ix_tasks_queue" in plan, plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
+        if deps.db.is_postgres:  # the anchor bounds the index scan: no filter after it
+            assert "Index Cond" in plan and "ROW(" in plan and "Filter" not in plan, plan

@@ -2,6 +2,9 @@
 "use strict";
 
 const state = { mine: [], claimable: [] };
+// Where each list's next page starts (the API's next_after), null when it is complete.
+const next = { mine: null, claimable: null };
+const PAGE = 500;
 
 function isOverdue(task) {
   return Boolean(task.due_at) && new Date(task.due_at) < new Date();
@@ -60,19 +63,41 @@ function table(tasks, scope) {
     el("tbody", {}, shown.map((task) => row(task, scope))));
 }
 
+function moreButton(scope) {
+  if (!next[scope]) return null;
+  return el("button", { type: "button", class: "more", id: `more-${scope}`, text: t("tasks.more"),
+                        onclick: () => loadMore(scope) });
+}
+
 function draw() {
   for (const scope of ["mine", "claimable"]) {
-    document.getElementById(scope).replaceChildren(table(state[scope], scope));
+    const parts = [table(state[scope], scope), moreButton(scope)].filter(Boolean);
+    document.getElementById(scope).replaceChildren(...parts);
   }
 }
 
 async function load() {
   try {
     const [mine, claimable] = await Promise.all([
-      api("GET", "/tasks?scope=mine&limit=500"), api("GET", "/tasks?scope=claimable&limit=500"),
+      api("GET", `/tasks?scope=mine&limit=${PAGE}`),
+      api("GET", `/tasks?scope=claimable&limit=${PAGE}`),
     ]);
     state.mine = mine.tasks;
     state.claimable = claimable.tasks;
+    next.mine = mine.next_after;
+    next.claimable = claimable.next_after;
+    draw();
+  } catch (err) { showError(err); }
+}
+
+// The next page of one list, after the last task shown: pages by position in
+// the queue, so a task claimed meanwhile neither repeats nor hides another.
+async function loadMore(scope) {
+  hideError();
+  try {
+    const page = await api("GET", `/tasks?scope=${scope}&limit=${PAGE}&after=${next[scope]}`);
+    state[scope] = state[scope].concat(page.tasks);
+    next[scope] = page.next_after;
     draw();
   } catch (err) { showError(err); }
 }
