@@ -128,6 +128,8 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
             _close_case(uow, deps, case, actor, version, now)
         summary = _summary(case, open_tasks)
         uow.commit()
+        if not ended:
+            deps.engine.live.keep(case_id, diagram, values["state"], run)
         return summary
 
 
@@ -193,14 +195,14 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         validate_form(schema, data, f"{version.content_hash}:{task.form}")
         task_data = take_personal_data(uow, deps, case, schema, data, now, actor)
         diagram = _diagram(deps, version)
-        run = deps.engine.restore(diagram, case.state)
+        run = deps.engine.resume(diagram, case.id, case.state)
         context = ConnectorContext(uow, deps, case.id, case.subject, now, actor)
         try:
             run.complete(task_id, task_data, context)
         except TaskNotReady:
             raise Conflict(f"task {task_id} is no longer ready") from None
         ended = _ended(run)
-        _save(uow.session, case, run, now, ended=ended)
+        state = _save(uow.session, case, run, now, ended=ended)
         done = {"status": "completed", "completed_at": now, "completed_by": actor.id}
         _set_task(uow.session, task, **done, assignee_id=actor.id)
         uow.session.info.setdefault(COMPLETED_TASKS, []).append(
@@ -220,6 +222,8 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
             _close_case(uow, deps, case, actor, version, now)
         summary = _summary(case, open_tasks)
         uow.commit()
+        if not ended:
+            deps.engine.live.keep(case.id, diagram, state, run)
         return summary
 
 
@@ -417,8 +421,8 @@ def _ending(run: Run, now: datetime, ended: bool) -> dict[str, Any]:
     return {"status": "completed", "outcome": run.end_event, "completed_at": now}
 
 
-def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool = False) -> None:
-    """Write the new state (and the end, if the case ended) in one UPDATE.
+def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool = False) -> str:
+    """Write the new state (and the end, if the case ended) in one UPDATE; returns the state.
 
     Written only if nobody else advanced the case meanwhile. The loaded case
     takes the written values as its committed ones, so the ORM writes no
@@ -438,10 +442,11 @@ def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool 
     )
     if result.rowcount != 1:
         raise Conflict(f"case {case.id} was changed by someone else; reload and try again")
-    del values["state"]  # large, and no caller reads it again
+    state = values.pop("state")  # large: the case does not hold it
     for name, value in values.items():
         set_committed_value(case, name, value)
     session.expire(case, ["state"])
+    return state
 
 
 def _close_case(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -62,6 +64,11 @@ class Engine:
         self._by_hash: dict[str, CompiledDiagram] = {}
         self._validated: dict[tuple[str, frozenset[str], frozenset[str]], CompiledDiagram] = {}
         self._by_version: dict[str, CompiledDiagram] = {}
+        self.live = LiveRuns()
+
+    def resume(self, diagram: CompiledDiagram, case_id: str, state: str) -> Run:
+        """The case's run: the one this process last advanced and kept, else restored."""
+        return self.live.take(case_id, diagram, state) or self.restore(diagram, state)
 
     def for_version(self, content_hash: str) -> CompiledDiagram | None:
         """The diagram compiled earlier for a stored version's content hash, if any.
@@ -127,6 +134,39 @@ class Engine:
     def _script_engine(self) -> SafeScriptEngine:
         # One per run: the engine holds the ctx of the call in progress.
         return SafeScriptEngine(self.connectors)
+
+
+class LiveRuns:
+    """Runs this process advanced last, so a case's next step here need not restore its state.
+
+    Restoring is most of the engine's cost in a step, and it grows with the
+    case's history (a long correction loop). A run is kept only after the
+    transaction that wrote its state committed, together with that state's
+    text, and handed out only while the stored state is still exactly that
+    text and the diagram the same: a step taken by another process, a
+    migration or a scrub writes other text, and the case is restored as
+    before. A run is taken, not shared: a step that fails after taking it
+    drops it, since it may be half advanced.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._runs: OrderedDict[str, tuple[CompiledDiagram, str, Run]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, case_id: str, diagram: CompiledDiagram, state: str) -> Run | None:
+        with self._lock:
+            kept = self._runs.pop(case_id, None)
+        if kept is None or kept[0] is not diagram or kept[1] != state:
+            return None
+        return kept[2]
+
+    def keep(self, case_id: str, diagram: CompiledDiagram, state: str, run: Run) -> None:
+        with self._lock:
+            self._runs[case_id] = (diagram, state, run)
+            self._runs.move_to_end(case_id)
+            while len(self._runs) > self._size:
+                self._runs.popitem(last=False)
 
 
 class Run:

@@ -165,3 +165,38 @@ def test_completing_the_task_before_the_deadline_cancels_the_timer(engine, compi
 
 def test_roles_and_forms_used_by_the_fixtures_match_the_diagrams():
     assert {"front_desk", "reviewer"} <= ROLES and "review_form" in FORMS
+
+
+def test_a_kept_run_resumes_only_on_the_state_it_wrote_and_only_once(engine, compile_diagram):
+    diagram = compile_diagram("collection.bpmn")
+    run = engine.start(diagram, {"subject": "psn-1"}, ctx=None)
+    state = run.serialize()
+    engine.live.keep("case-1", diagram, state, run)
+    assert engine.resume(diagram, "case-1", state) is run
+    again = engine.resume(diagram, "case-1", state)  # taken: the second is restored
+    assert again is not run and again.serialize() == state
+    engine.live.keep("case-1", diagram, state, run)
+    respelt = json.dumps(json.loads(state), indent=1)  # the same values, other text
+    restored = engine.resume(diagram, "case-1", respelt)
+    assert restored is not run and restored.serialize() == state
+    assert engine.live.take("case-1", diagram, state) is None  # a miss drops it too
+
+
+def test_a_kept_run_is_not_handed_out_for_another_diagram(engine, compile_diagram):
+    diagram = compile_diagram("collection.bpmn")
+    run = engine.start(diagram, {}, ctx=None)
+    engine.live.keep("case-1", diagram, run.serialize(), run)
+    other = compile_diagram("loop.bpmn")
+    assert engine.live.take("case-1", other, run.serialize()) is None
+
+
+def test_the_kept_runs_are_bounded_oldest_out():
+    from service.engine.runner import LiveRuns
+
+    live = LiveRuns(size=2)
+    diagram, run = object(), object()
+    for case_id in ("a", "b", "c"):
+        live.keep(case_id, diagram, "s", run)  # type: ignore[arg-type]
+    assert live.take("a", diagram, "s") is None  # type: ignore[arg-type]
+    assert live.take("b", diagram, "s") is run  # type: ignore[arg-type]
+    assert live.take("c", diagram, "s") is run  # type: ignore[arg-type]
