@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from service.cases.tasks import list_tasks, task_summary
 from service.definitions.models import ProcedureVersion
 from service.definitions.service import compile_version
 from service.deps import Deps
+from service.engine import Run
 from service.errors import Forbidden, NotFound
 from service.vault import service as vault
 
@@ -87,9 +89,9 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
         view["version_hash"] = version.content_hash
         view["version_number"] = version.number
         view["history"] = case_history(uow.session, case_id)
-        view["completed_steps"] = deps.engine.restore(
-            compile_version(deps.engine, version), case.state
-        ).completed_steps()
+        view["completed_steps"] = deps.engine.inspect(
+            compile_version(deps.engine, version), case.id, case.state, Run.completed_steps
+        )
         return view
 
 
@@ -138,5 +140,7 @@ def _subject_view(
 
 
 def _case_data(deps: Deps, version: ProcedureVersion, case: Case) -> dict[str, Any]:
-    run = deps.engine.restore(compile_version(deps.engine, version), case.state)
-    return {k: v for k, v in run.data.items() if not k.startswith("_")}
+    diagram = compile_version(deps.engine, version)
+    data = deps.engine.inspect(diagram, case.id, case.state, lambda run: run.data)
+    # A copy: the run may be kept for the case's next step, and the view is the caller's.
+    return copy.deepcopy({k: v for k, v in data.items() if not k.startswith("_")})

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -55,6 +56,9 @@ class HumanTask:
     data: dict
 
 
+T = TypeVar("T")
+
+
 class Engine:
     """The project's only door to SpiffWorkflow."""
 
@@ -69,6 +73,22 @@ class Engine:
     def resume(self, diagram: CompiledDiagram, case_id: str, state: str) -> Run:
         """The case's run: the one this process last advanced and kept, else restored."""
         return self.live.take(case_id, diagram, state) or self.restore(diagram, state)
+
+    def inspect(
+        self, diagram: CompiledDiagram, case_id: str, state: str, look: Callable[[Run], T]
+    ) -> T:
+        """What `look` reads from the case's run, which it must not change.
+
+        The run is lent: a kept one goes back, and one restored here is kept,
+        so the step that usually follows a look at a task (in this process)
+        need not restore the case again.
+        """
+        run = self.resume(diagram, case_id, state)
+        try:
+            return look(run)
+        finally:
+            if not run.completed:
+                self.live.keep(case_id, diagram, state, run)
 
     def for_version(self, content_hash: str) -> CompiledDiagram | None:
         """The diagram compiled earlier for a stored version's content hash, if any.

@@ -10,6 +10,7 @@ from sqlalchemy import update
 
 from service.access.service import Actor, roles_of
 from service.bench.flows import APPROVE, CONSENT, subscriber_form, task_named
+from service.cases import queries
 from service.cases import service as cases
 from service.cases.models import Case
 from service.deps import Deps
@@ -88,3 +89,19 @@ def test_a_step_that_fails_after_taking_the_run_drops_it(deps, users, restores, 
     case = cases.complete_task(deps, desk, form_task, subscriber_form())
     assert restores == [before]
     assert [t["name"] for t in case["tasks"]] == ["review"]
+
+
+def test_the_step_after_a_look_at_its_task_uses_the_run_the_look_restored(deps, users, restores):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    case = cases.start_case(deps, desk, "collection")
+    case = cases.complete_task(deps, desk, task_named(case, "record_consent"), CONSENT)
+    deps.engine.live.take(case["id"], None, "")  # as if another process had taken the step
+    form_task = task_named(case, "fill_form")
+    shown = queries.show_task(deps, desk, form_task)
+    shown["case_data"]["consent_given"] = "changed by the caller"  # the view is a copy
+    case = cases.complete_task(deps, desk, form_task, subscriber_form())
+    assert len(restores) == 1  # by the look, not again by the step
+    assert [t["name"] for t in case["tasks"]] == ["review"]
+    with deps.unit_of_work() as uow:
+        stored = json.loads(uow.session.get_one(Case, case["id"]).state)
+    assert "changed by the caller" not in json.dumps(stored)

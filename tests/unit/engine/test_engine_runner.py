@@ -200,3 +200,23 @@ def test_the_kept_runs_are_bounded_oldest_out():
     assert live.take("a", diagram, "s") is None  # type: ignore[arg-type]
     assert live.take("b", diagram, "s") is run  # type: ignore[arg-type]
     assert live.take("c", diagram, "s") is run  # type: ignore[arg-type]
+
+
+def test_a_look_at_a_run_lends_it_and_keeps_one_it_had_to_restore(engine, compile_diagram):
+    diagram = compile_diagram("collection.bpmn")
+    run = engine.start(diagram, {"subject": "psn-1"}, ctx=None)
+    state = run.serialize()
+    looked = engine.inspect(diagram, "case-1", state, lambda r: r)  # restored, then kept
+    assert looked is not run and looked.serialize() == state
+    assert engine.inspect(diagram, "case-1", state, lambda r: r) is looked  # lent and back
+    assert engine.resume(diagram, "case-1", state) is looked
+
+
+def test_a_look_at_a_finished_run_keeps_nothing(engine, compile_diagram):
+    diagram = compile_diagram("collection.bpmn")
+    run = engine.start(diagram, {"subject": "psn-1"}, ctx=None)
+    complete_only_task(run, {"reason": "x"})
+    complete_only_task(run, {"decision": "approve"})
+    state = run.serialize()
+    assert engine.inspect(diagram, "case-1", state, lambda r: r.completed)
+    assert engine.live.take("case-1", diagram, state) is None
