@@ -96,21 +96,24 @@ def _postgres_rows(session: Session, after_seq: int, upto: int) -> Iterator[Dige
     snapshot = session.execute(text("SELECT pg_export_snapshot()")).scalar_one()
     engine = session.get_bind()
     with ExitStack() as stack:
-        readers = [
-            _reader(stack.enter_context(engine.connect()), snapshot)  # type: ignore[union-attr]
-            for _ in range(READERS)
-        ]
+
+        def reader() -> Any:
+            return _reader(stack.enter_context(engine.connect()), snapshot)  # type: ignore[union-attr]
+
+        readers = [reader()]
         with readers[0].cursor() as cursor:
             cursor.execute(_POSTGRES_BOUNDS, (after_seq, upto))
             low, high = cursor.fetchone()
         if low is None:
             return
         ranges = [(start, min(start + FETCH, high)) for start in range(low - 1, high, FETCH)]
-        pool = stack.enter_context(ThreadPoolExecutor(READERS, "audit-read"))
+        # A log of one batch is read by one connection: a second would cost more than it saves.
+        readers += [reader() for _ in range(min(READERS, len(ranges)) - 1)]
+        pool = stack.enter_context(ThreadPoolExecutor(len(readers), "audit-read"))
         ahead: list[Future[list[Digested]]] = []
         for number, bounds in enumerate(ranges):
-            ahead.append(pool.submit(_postgres_batch, readers[number % READERS], *bounds))
-            if len(ahead) > READERS:
+            ahead.append(pool.submit(_postgres_batch, readers[number % len(readers)], *bounds))
+            if len(ahead) > len(readers):
                 yield from ahead.pop(0).result()
         for batch in ahead:
             yield from batch.result()
