@@ -161,16 +161,26 @@ def verify_digest_chain(
         if seq != expected:
             return _sequence_break(seq, expected, expected - start_seq, entries)
         if sha256(prev + digest).digest() != stored_hash:
-            strict = recheck(seq) if recheck is not None else None
-            if recheck is not None and strict is None:
-                reason = f"record {seq} is not canonical JSON"
-                return ChainReport(False, expected - start_seq, seq, reason)
-            if strict is None or chain_hash(prev, strict) != stored_hash:
-                reason = f"hash mismatch at seq {seq}: record changed"
+            reason = _break_after_recheck(seq, prev, stored_hash, recheck)
+            if reason is not None:
                 return ChainReport(False, expected - start_seq, seq, reason)
         prev = stored_hash
         expected += 1
     return ChainReport(True, expected - start_seq)
+
+
+def _break_after_recheck(
+    seq: int, prev: bytes, stored_hash: bytes, recheck: Callable[[int], bytes | None] | None
+) -> str | None:
+    """Why a record whose quick digest did not chain is a break; None if its strict bytes chain."""
+    if recheck is None:
+        return f"hash mismatch at seq {seq}: record changed"
+    strict = recheck(seq)
+    if strict is None:
+        return f"record {seq} is not canonical JSON"
+    if chain_hash(prev, strict) != stored_hash:
+        return f"hash mismatch at seq {seq}: record changed"
+    return None
 
 
 def _sequence_break(
