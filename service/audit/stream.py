@@ -8,7 +8,9 @@ digest (`service.audit.chain`), without ORM objects or the Core result layer:
 - on PostgreSQL the server renders and digests it: ``row_to_json`` over the
   hashed columns in sorted key order writes the same bytes as
   `canonical_json` (compact, keys sorted, UTF-8, the same string escapes),
-  and ``sha256`` of those bytes is all that crosses the wire. Two reader
+  and ``sha256`` of those bytes is all that crosses the wire. A record
+  whose strings need no escape (nearly all) is rendered by plain
+  concatenation instead, the same bytes for less server time. Two reader
   connections, sharing one snapshot of the log, render alternate ranges of
   seq numbers, so both cores work while the client chains the digests;
 - on SQLite the raw DBAPI rows are encoded with the C JSON encoder and
@@ -54,9 +56,35 @@ _POSTGRES_VALUES = {
     "detail_enc": "nullif(encode(t.detail_enc, 'hex'), '')",
 }
 _RENDERED = ", ".join(f'{_POSTGRES_VALUES.get(name, "t." + name)} AS "{name}"' for name in _SORTED)
+# Numbers and JSON text are spliced as they are, by row_to_json as by this.
+_SPLICED = frozenset({"seq", "actor_id", "fields", "detail"})
+# Stored strings that could hold a character JSON escapes (the rendered ones cannot).
+_FREE = [name for name in _SORTED if name not in _SPLICED and name not in _POSTGRES_VALUES]
+
+
+def _plain_rendering() -> str:
+    """The canonical JSON for a record whose strings need no escape, as text concatenation.
+
+    ``row_to_json`` looks up how to render each column's type on every row;
+    quoting strings that hold no double quote, backslash or control
+    character is plain concatenation, and gives the very same bytes, since
+    JSON escapes nothing else (nor does `canonical_json`: no ASCII escaping).
+    """
+    pieces = []
+    for number, name in enumerate(_SORTED):
+        key = ("{" if number == 0 else ",") + f'"{name}":'
+        value = f'r."{name}"::text' if name in _SPLICED else f"""'"' || r."{name}" || '"'"""
+        pieces += [f"'{key}'", f"coalesce({value}, 'null')"]
+    return " || ".join([*pieces, "'}'"])
+
+
+_NEEDS_ESCAPE = (
+    "(" + " || ".join(f"coalesce(t.{name}, '')" for name in _FREE) + r""") ~ '["\\\x01-\x1f]'"""
+)
+_CANONICAL = f"CASE WHEN {_NEEDS_ESCAPE} THEN row_to_json(r)::text ELSE {_plain_rendering()} END"
 # Both queries are built from the constant column names above, never from input.
 _POSTGRES_QUERY = (
-    "SELECT t.seq, sha256(convert_to(row_to_json(r)::text, 'UTF8')), t.hash"  # noqa: S608
+    f"SELECT t.seq, sha256(convert_to({_CANONICAL}, 'UTF8')), t.hash"  # noqa: S608
     f" FROM audit_records t, LATERAL (SELECT {_RENDERED}) r"
     " WHERE t.seq > %s AND t.seq <= %s ORDER BY t.seq"
 )

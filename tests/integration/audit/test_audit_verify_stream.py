@@ -18,6 +18,8 @@ AWKWARD = [
     Event(action="d", detail={"nested": {"b": "x", "a": {"d": [], "c": {}}}}, purpose=""),
     Event(action="e", detail_enc=bytes(range(40)), subject="psn-1", legal_basis="contract"),
     Event(action="f", detail={"big": 12345678901234567890, "neg": -0.5, "e": 1e-7}),
+    Event(action="g", purpose="".join(map(chr, range(1, 32))) + " and delete \x7f"),
+    Event(action='h "quoted"', task_id="only a backslash \\", legal_basis="/ plain"),
 ]
 
 
@@ -34,7 +36,7 @@ def awkward_log(deps):
 def test_the_fast_read_gives_every_record_the_digest_of_the_bytes_it_hashed(awkward_log) -> None:
     with awkward_log.unit_of_work() as uow:
         digested = list(iter_digests(uow.session))
-        assert [seq for seq, _, _ in digested] == list(range(1, 10))
+        assert [seq for seq, _, _ in digested] == list(range(1, 4 + len(AWKWARD)))
         for seq, digest, _ in digested:
             strict = strict_canonical(uow.session, seq)
             assert strict is not None
@@ -49,7 +51,7 @@ def test_a_json_column_respelt_with_the_same_value_still_verifies(awkward_log) -
     )
     report = verify_live(awkward_log)
     assert report.ok, report.problems
-    assert report.records == 9
+    assert report.records == 3 + len(AWKWARD)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +67,8 @@ def test_a_json_column_respelt_with_the_same_value_still_verifies(awkward_log) -
         ("UPDATE audit_records SET detail_enc = NULL WHERE seq = 8", 8),
         ("UPDATE audit_records SET at = at + interval '1 second' WHERE seq = 2", 2),
         ("UPDATE audit_records SET actor_id = NULL WHERE seq = 3", 3),
+        ("""UPDATE audit_records SET purpose = 'x", "y' WHERE seq = 7""", 7),
+        ("UPDATE audit_records SET task_id = 'only a backslash' WHERE seq = 11", 11),
         (
             "UPDATE audit_records SET hash = (SELECT hash FROM audit_records WHERE seq = 1)"
             " WHERE seq = 5",
