@@ -57,6 +57,8 @@ class Event:
 APPENDED = "audit.appended"
 # Key of the session's records made but not yet appended: (actor, event, when).
 PENDING = "audit.pending"
+# Key of the chain head (seq, hash) a statement of the open transaction locked and read.
+HEAD_READ = "audit.head_read"
 
 
 def record(session: Session, actor: Actor, event: Event, now: datetime) -> None:
@@ -85,9 +87,10 @@ def _append_pending(session: Session) -> None:
     operation's own work.
     """
     pending = session.info.pop(PENDING, None)
+    already = session.info.pop(HEAD_READ, None)
     if not pending:
         return
-    seq, prev_hash = _locked_head(session)
+    seq, prev_hash = already or _locked_head(session)
     rows = []
     for actor, made, now in pending:
         seq += 1
@@ -109,6 +112,17 @@ def _append_pending(session: Session) -> None:
 def _drop_pending(session: Session, _previous: SessionTransaction) -> None:
     # The service opens no nested transactions: any rollback ends the one that made them.
     session.info.pop(PENDING, None)
+    session.info.pop(HEAD_READ, None)
+
+
+def head_read(session: Session, seq: int, hash_: bytes) -> None:
+    """The open transaction has locked the chain head and read it (one statement of its own).
+
+    Its append then starts from these instead of locking the head again. The
+    caller must write nothing before the COMMIT but the append (see
+    `service.cases.writes`).
+    """
+    session.info[HEAD_READ] = (seq, hash_)
 
 
 orm_events.listen(Session, "before_commit", _append_pending)

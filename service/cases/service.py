@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import Table, bindparam, inspect, select
+from sqlalchemy.orm import Session, defer, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.access.scope import starting_scope
@@ -25,6 +25,7 @@ from service.cases.forms import validate_form
 from service.cases.models import Case, Task, lock_case
 from service.cases.personal import take_personal_data
 from service.cases.tasks import COMPLETED_TASKS, due_at, task_summary
+from service.cases.writes import StepWrites, update_task, write_step
 from service.clock import iso
 from service.db import UnitOfWork
 from service.definitions.models import ProcedureVersion
@@ -66,14 +67,6 @@ _PUBLISHED = (
     .options(defer(ProcedureVersion.bpmn))
 )
 _TASK_ROWS = select(_TASKS).where(_TASKS.c.case_id == bindparam("case_id"))
-# SET columns come from the parameters' keys (bound parameters prefixed "_" are the WHERE).
-_UPDATE_TASK = update(_TASKS).where(_TASKS.c.id == bindparam("_id"))
-_UPDATE_TASKS = update(_TASKS).where(_TASKS.c.id.in_(bindparam("_ids", expanding=True)))
-_INSERT_TASKS = insert(_TASKS)
-_INSERT_CASE = insert(_CASES)
-_SAVE_CASE = update(_CASES).where(
-    _CASES.c.id == bindparam("_id"), _CASES.c.lock_version == bindparam("_expected")
-)
 
 
 @records_refusals
@@ -120,9 +113,10 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
             "held_documents": False,
         } | _ending(run, now, ended)
         case = Case(**values)
-        # Core: the row is written now, and the case stays a plain object (nothing to flush).
-        uow.session.connection().execute(_INSERT_CASE, values)
-        open_tasks = _mirror_tasks(uow.session, case, run, diagram, now, known=[])
+        new, gone, open_tasks = _mirror_changes(case, run, diagram, now, known=[])
+        # Core: the rows are written now, and the case stays a plain object (nothing to flush).
+        writes = StepWrites(case_id, values, new_tasks=new, gone=gone, gone_at=now)
+        write_step(uow.session, _locking_head(writes, ended))
         record(uow.session, actor, _event("case.start", case, version), now)
         if ended:
             _close_case(uow, deps, case, actor, version, now)
@@ -202,16 +196,25 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         except TaskNotReady:
             raise Conflict(f"task {task_id} is no longer ready") from None
         ended = _ended(run)
-        state = _save(uow.session, case, run, now, ended=ended)
-        done = {"status": "completed", "completed_at": now, "completed_by": actor.id}
-        _set_task(uow.session, task, **done, assignee_id=actor.id)
+        done = {
+            "status": "completed",
+            "completed_at": now,
+            "completed_by": actor.id,
+            "assignee_id": actor.id,
+        }
+        for row in known:
+            if row["id"] == task_id:
+                row.update(done)
+        new, gone, open_tasks = _mirror_changes(case, run, diagram, now, known)
+        saved = _saved_values(case, run, now, ended)
+        writes = StepWrites(case.id, saved, case.lock_version, task_id, done, new, gone, now)
+        write_step(uow.session, _locking_head(writes, ended))
+        state = _apply_saved(case, saved)
+        for name, value in done.items():
+            set_committed_value(task, name, value)
         uow.session.info.setdefault(COMPLETED_TASKS, []).append(
             (task.procedure, task.lane, _seconds_between(task.created_at, now))
         )
-        for row in known:
-            if row["id"] == task_id:
-                row.update(done, assignee_id=actor.id)
-        open_tasks = _mirror_tasks(uow.session, case, run, diagram, now, known)
         record(
             uow.session,
             actor,
@@ -247,8 +250,7 @@ def resume_case(
         if not run.deliver_message(message, payload, context):
             return False
         ended = _ended(run)
-        _save(uow.session, case, run, now, ended=ended)
-        _mirror_tasks(uow.session, case, run, diagram, now)
+        _advance(uow.session, case, run, diagram, now, ended)
         record(
             uow.session,
             actor,
@@ -282,8 +284,7 @@ def fire_due_timers(deps: Deps, actor: Actor, limit: int = 100) -> int:
             run = deps.engine.restore(diagram, case.state)
             run.fire_timers(ConnectorContext(uow, deps, case.id, case.subject, now), now)
             ended = _ended(run)
-            _save(uow.session, case, run, now, ended=ended)
-            _mirror_tasks(uow.session, case, run, diagram, now)
+            _advance(uow.session, case, run, diagram, now, ended)
             record(uow.session, actor, _event("case.timer", case, version), now)
             if ended:
                 _close_case(uow, deps, case, actor, version, now)
@@ -424,29 +425,61 @@ def _ending(run: Run, now: datetime, ended: bool) -> dict[str, Any]:
 def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool = False) -> str:
     """Write the new state (and the end, if the case ended) in one UPDATE; returns the state.
 
-    Written only if nobody else advanced the case meanwhile. The loaded case
-    takes the written values as its committed ones, so the ORM writes no
-    second UPDATE for them at flush.
+    Written only if nobody else advanced the case meanwhile (else Conflict).
     """
-    expected = case.lock_version
+    saved = _saved_values(case, run, now, ended)
+    write_step(session, StepWrites(case.id, saved, case.lock_version))
+    return _apply_saved(case, saved)
+
+
+def _advance(
+    session: Session, case: Case, run: Run, diagram: CompiledDiagram, now: datetime, ended: bool
+) -> None:
+    """Save the case's new state and bring its task mirror in line, in one go (`write_step`)."""
+    new, gone, _ = _mirror_changes(case, run, diagram, now, _task_rows(session, case.id))
+    saved = _saved_values(case, run, now, ended)
+    writes = StepWrites(case.id, saved, case.lock_version, new_tasks=new, gone=gone, gone_at=now)
+    write_step(session, _locking_head(writes, ended))
+    _apply_saved(case, saved)
+
+
+def _locking_head(writes: StepWrites, ended: bool) -> StepWrites:
+    """The writes, also locking the audit head when the step writes nothing more before COMMIT.
+
+    A step that ends its case still closes it (drafts, documents), so it
+    leaves the head to the commit.
+    """
+    writes.lock_head = not ended
+    return writes
+
+
+def _saved_values(case: Case, run: Run, now: datetime, ended: bool) -> dict[str, Any]:
+    """Every SAVED_COLUMNS value of the case after the step: its state, version, end."""
     values = {
         "state": run.serialize(),
         "next_timer_at": run.next_timer_due(),
         "updated_at": now,
-        "lock_version": expected + 1,
+        "lock_version": case.lock_version + 1,
         "subject": case.subject,  # a form may just have set it: no UPDATE of its own
+        "status": case.status,
+        "outcome": case.outcome,
+        "completed_at": case.completed_at,
         **_ending(run, now, ended),
     }
-    result = session.connection().execute(
-        _SAVE_CASE, {**values, "_id": case.id, "_expected": expected}
-    )
-    if result.rowcount != 1:
-        raise Conflict(f"case {case.id} was changed by someone else; reload and try again")
-    state = values.pop("state")  # large: the case does not hold it
-    for name, value in values.items():
-        set_committed_value(case, name, value)
-    session.expire(case, ["state"])
-    return state
+    return values
+
+
+def _apply_saved(case: Case, saved: dict[str, Any]) -> str:
+    """The loaded case takes the written values as committed (no second UPDATE at flush).
+
+    Returns the state written, which the case does not hold (it is large).
+    """
+    for name, value in saved.items():
+        if name != "state":
+            set_committed_value(case, name, value)
+    if inspect(case).persistent:
+        object_session(case).expire(case, ["state"])  # type: ignore[union-attr]
+    return str(saved["state"])
 
 
 def _close_case(
@@ -482,27 +515,20 @@ def _task_rows(session: Session, case_id: str) -> list[dict[str, Any]]:
 
 def _set_task(session: Session, task: Task, **values: Any) -> None:
     """Update one task row with Core; a loaded Task takes the values as committed."""
-    session.connection().execute(_UPDATE_TASK, {**values, "_id": task.id})
+    update_task(session, task.id, values)
     for name, value in values.items():
         set_committed_value(task, name, value)
 
 
-def _mirror_tasks(
-    session: Session,
-    case: Case,
-    run: Run,
-    diagram: CompiledDiagram,
-    now: datetime,
-    known: list[dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Bring the task mirror in line with the engine; returns the open tasks' summaries.
+def _mirror_changes(
+    case: Case, run: Run, diagram: CompiledDiagram, now: datetime, known: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+    """What brings the task mirror in line with the engine, from the case's task rows.
 
-    The same rule as `sync_tasks` (insert newly ready tasks, cancel mirrored
-    open ones the engine no longer has ready) in at most two statements, from
-    the case's task rows when the caller has them already (``known``).
+    The same rule as `sync_tasks`: the newly ready tasks' rows to insert, the
+    ids of mirrored open tasks the engine no longer has ready (to cancel), and
+    the summaries of the open tasks after that.
     """
-    if known is None:
-        known = _task_rows(session, case.id)
     ready = {task.id: task for task in run.ready_tasks()}
     seen = {row["id"] for row in known}
     new = [
@@ -525,16 +551,10 @@ def _mirror_tasks(
         for task_id, human in ready.items()
         if task_id not in seen
     ]
-    if new:
-        session.connection().execute(_INSERT_TASKS, new)
     gone = [row["id"] for row in known if row["status"] in OPEN and row["id"] not in ready]
-    if gone:
-        session.connection().execute(
-            _UPDATE_TASKS, {"_ids": gone, "status": "cancelled", "completed_at": now}
-        )
     still_open = [row for row in known if row["status"] in OPEN and row["id"] in ready]
     rows = sorted(still_open, key=lambda row: _aware(row["created_at"])) + new
-    return [task_summary(_row_view(row)) for row in rows]
+    return new, gone, [task_summary(_row_view(row)) for row in rows]
 
 
 def _row_view(row: Any) -> Task:

@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.access.models import User
 from service.access.service import Actor, roles_of
+from service.audit.verify import verify_live
 from service.bench.flows import APPROVE, CONSENT, subscriber_form, task_named
 from service.cases import service as cases
 from service.cases.models import Task
 from service.cases.tasks import list_tasks
 from service.deps import Deps
-from service.errors import Invalid
+from service.errors import Conflict, Invalid
 
 
 def _actor(deps: Deps, user_id: int, name: str) -> Actor:
@@ -76,7 +78,7 @@ def test_each_completion_writes_its_case_row_once_and_costs_the_same_as_the_data
     for statements in first + later:
         # State, lock version and the end in one UPDATE, and no ORM flush of the
         # same row after it (the vault may write the subject it just created).
-        case_writes = [s for s in statements if s.startswith("UPDATE cases")]
+        case_writes = [s for s in statements if "UPDATE cases" in s]
         assert len([s for s in case_writes if "lock_version" in s]) == 1, case_writes
         assert all(s.startswith("UPDATE cases SET subject=") for s in case_writes[:-1])
         assert "lock_version" in case_writes[-1], case_writes
@@ -84,6 +86,63 @@ def test_each_completion_writes_its_case_row_once_and_costs_the_same_as_the_data
         assert len(task_reads) == 1, task_reads
     # Nothing on the path reads more as finished cases pile up.
     assert [len(s) for s in later] == [len(s) for s in first]
+
+
+def test_a_step_writes_its_case_and_tasks_and_takes_the_audit_head_in_one_statement_on_postgresql(
+    deps, users
+):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    reviewer = _actor(deps, users["reviewer"], "reviewer")
+    consent, form, review = _collection(deps, desk, reviewer)
+    postgres = deps.db.engine.dialect.name == "postgresql"
+    for statements in (consent, form):
+        head_locks = [s for s in statements if s.startswith("SELECT audit_head")]
+        combined = [s for s in statements if s.startswith("WITH written_case AS (UPDATE cases")]
+        if postgres:
+            # The case's state, the completed task, the next task, the head: one statement.
+            assert head_locks == [], statements
+            assert len(combined) == 1, statements
+            assert "UPDATE tasks" in combined[0] and "INSERT INTO tasks" in combined[0]
+            assert "FROM audit_head" in combined[0] and "FOR UPDATE" in combined[0]
+            assert not [
+                s for s in statements if s.startswith(("UPDATE tasks", "INSERT INTO tasks"))
+            ]
+        else:
+            # No data-modifying CTEs: separate statements, the head locked at commit.
+            assert len(head_locks) == 1 and combined == [], statements
+    # The review ends the case, which is closed after its last write: the head is left to
+    # the commit, so it is still the last lock the transaction takes.
+    assert len([s for s in review if s.startswith("SELECT audit_head")]) == 1, review
+    # The records appended from the head read in the write statement chain as any others.
+    assert verify_live(deps).ok
+
+
+def test_a_step_that_finds_its_case_moved_on_writes_nothing(deps, users):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    case = cases.start_case(deps, desk, "collection")
+    task_id = task_named(case, "record_consent")
+    real_save = cases._saved_values
+
+    def stale(case_row: Any, *args: Any) -> dict[str, Any]:
+        # As if another writer had moved the case on since it was read: the write
+        # expects a lock version the row no longer has.
+        saved = real_save(case_row, *args)
+        set_committed_value(case_row, "lock_version", case_row.lock_version - 1)
+        return saved
+
+    cases._saved_values = stale
+    try:
+        with pytest.raises(Conflict):
+            cases.complete_task(deps, desk, task_id, CONSENT)
+    finally:
+        cases._saved_values = real_save
+    with deps.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(Task.spec_name, Task.status).where(Task.case_id == case["id"])
+        ).all()
+    # The completed task, the next task and the audit record went with the conflict.
+    assert rows == [("record_consent", "open")]
+    assert verify_live(deps).ok
 
 
 def test_the_summary_after_a_step_lists_exactly_the_open_tasks(deps, users):

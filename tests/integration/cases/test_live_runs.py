@@ -74,17 +74,17 @@ def test_a_step_that_fails_after_taking_the_run_drops_it(deps, users, restores, 
     case = cases.start_case(deps, desk, "collection")
     case = cases.complete_task(deps, desk, task_named(case, "record_consent"), CONSENT)
     before = _state(deps, case["id"])
-    mirror = cases._mirror_tasks
+    mirror = cases._mirror_changes
 
     def failing(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(cases, "_mirror_tasks", failing)
+    monkeypatch.setattr(cases, "_mirror_changes", failing)
     form_task = task_named(case, "fill_form")
     with pytest.raises(RuntimeError):
         cases.complete_task(deps, desk, form_task, subscriber_form())
     assert _state(deps, case["id"]) == before  # rolled back
-    monkeypatch.setattr(cases, "_mirror_tasks", mirror)
+    monkeypatch.setattr(cases, "_mirror_changes", mirror)
     # The run advanced in the failed attempt is gone: the stored state is restored.
     case = cases.complete_task(deps, desk, form_task, subscriber_form())
     assert restores == [before]
