@@ -3,9 +3,10 @@
 `record` adds one record to the caller's transaction, so the record exists
 exactly when the operation it describes does: the transaction's records are
 appended just before it commits (a rollback drops them). Appends are
-serialised by locking the single chain-head row, taken only at that moment;
-the head carries the last sequence number and hash, so an append never scans
-the table.
+serialised by locking the single chain-head row, taken only at that moment
+(by the append, or by a case step's last write, which reads it in the same
+statement: `service.cases.writes`); the head carries the last sequence number
+and hash, so an append never scans the table.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ def _append_pending(session: Session) -> None:
 
     Three Core statements however many records the transaction made: lock
     the chain head, insert the records, move the head (one statement for the
-    last two on PostgreSQL, for the few records an operation makes).
+    last two on PostgreSQL, for the few records an operation makes; none for
+    the first when the transaction's last write read the head, `head_read`).
     Deferred to the commit, the head -- which every writer of the service
     takes -- is held only from here to the COMMIT, not across the
     operation's own work.
