@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from service.access.service import SYSTEM
 from service.audit.models import AuditRecord
+from service.cases.models import Task
 from service.cases.service import fire_due_timers
 from service.notifications import Notification
 from service.vault import service as vault
@@ -162,6 +163,33 @@ def test_overdue_review_escalates_to_a_supervisor(api, deps, clock, customer, mo
     reviewer = api("reviewer")
     done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
     assert done.body["outcome"] == "updated"
+
+
+def test_a_review_decided_while_its_escalation_is_open_cancels_the_escalation(
+    api, deps, clock, customer, more_users
+):
+    case_id = _filed(api, customer)
+    due = datetime.fromisoformat(
+        api("reviewer").get(f"/api/v1/cases/{case_id}").body["tasks"][0]["due_at"]
+    )
+    clock.now = due + timedelta(minutes=1)
+    assert fire_due_timers(deps, SYSTEM) == 1
+    reviewer = api("reviewer")
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert (done.body["status"], done.body["outcome"]) == ("completed", "updated"), done.body
+    assert done.body["tasks"] == []
+    with deps.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(Task.spec_name, Task.status).where(Task.case_id == case_id)
+        ).all()
+    assert sorted(rows) == [
+        ("escalate_overdue", "cancelled"),
+        ("file_change_request", "completed"),
+        ("review_change", "completed"),
+    ]
+    assert "escalate_overdue" not in {
+        t["name"] for t in api("supervisor").get("/api/v1/tasks?scope=claimable").body["tasks"]
+    }
 
 
 def test_review_due_date_counts_working_days_across_national_day(
