@@ -12,8 +12,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, inspect, select
-from sqlalchemy.orm import Session, defer, object_session
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.access.scope import starting_scope
@@ -115,8 +115,10 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
         case = Case(**values)
         new, gone, open_tasks = _mirror_changes(case, run, diagram, now, known=[])
         # Core: the rows are written now, and the case stays a plain object (nothing to flush).
-        writes = StepWrites(case_id, values, new_tasks=new, gone=gone, gone_at=now)
-        write_step(uow.session, _locking_head(writes, ended))
+        write_step(
+            uow.session,
+            StepWrites(case_id, values, new_tasks=new, gone=gone, gone_at=now, lock_head=not ended),
+        )
         record(uow.session, actor, _event("case.start", case, version), now)
         if ended:
             _close_case(uow, deps, case, actor, version, now)
@@ -207,9 +209,19 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
                 row.update(done)
         new, gone, open_tasks = _mirror_changes(case, run, diagram, now, known)
         saved = _saved_values(case, run, now, ended)
-        writes = StepWrites(case.id, saved, case.lock_version, task_id, done, new, gone, now)
-        write_step(uow.session, _locking_head(writes, ended))
-        state = _apply_saved(case, saved)
+        writes = StepWrites(
+            case.id,
+            saved,
+            expected_version=case.lock_version,
+            done_task=task_id,
+            done=done,
+            new_tasks=new,
+            gone=gone,
+            gone_at=now,
+            lock_head=not ended,
+        )
+        write_step(uow.session, writes)
+        state = _apply_saved(uow.session, case, saved)
         for name, value in done.items():
             set_committed_value(task, name, value)
         uow.session.info.setdefault(COMPLETED_TASKS, []).append(
@@ -428,8 +440,8 @@ def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool 
     Written only if nobody else advanced the case meanwhile (else Conflict).
     """
     saved = _saved_values(case, run, now, ended)
-    write_step(session, StepWrites(case.id, saved, case.lock_version))
-    return _apply_saved(case, saved)
+    write_step(session, StepWrites(case.id, saved, expected_version=case.lock_version))
+    return _apply_saved(session, case, saved)
 
 
 def _advance(
@@ -438,19 +450,17 @@ def _advance(
     """Save the case's new state and bring its task mirror in line, in one go (`write_step`)."""
     new, gone, _ = _mirror_changes(case, run, diagram, now, _task_rows(session, case.id))
     saved = _saved_values(case, run, now, ended)
-    writes = StepWrites(case.id, saved, case.lock_version, new_tasks=new, gone=gone, gone_at=now)
-    write_step(session, _locking_head(writes, ended))
-    _apply_saved(case, saved)
-
-
-def _locking_head(writes: StepWrites, ended: bool) -> StepWrites:
-    """The writes, also locking the audit head when the step writes nothing more before COMMIT.
-
-    A step that ends its case still closes it (drafts, documents), so it
-    leaves the head to the commit.
-    """
-    writes.lock_head = not ended
-    return writes
+    writes = StepWrites(
+        case.id,
+        saved,
+        expected_version=case.lock_version,
+        new_tasks=new,
+        gone=gone,
+        gone_at=now,
+        lock_head=not ended,
+    )
+    write_step(session, writes)
+    _apply_saved(session, case, saved)
 
 
 def _saved_values(case: Case, run: Run, now: datetime, ended: bool) -> dict[str, Any]:
@@ -469,7 +479,7 @@ def _saved_values(case: Case, run: Run, now: datetime, ended: bool) -> dict[str,
     return values
 
 
-def _apply_saved(case: Case, saved: dict[str, Any]) -> str:
+def _apply_saved(session: Session, case: Case, saved: dict[str, Any]) -> str:
     """The loaded case takes the written values as committed (no second UPDATE at flush).
 
     Returns the state written, which the case does not hold (it is large).
@@ -477,8 +487,7 @@ def _apply_saved(case: Case, saved: dict[str, Any]) -> str:
     for name, value in saved.items():
         if name != "state":
             set_committed_value(case, name, value)
-    if inspect(case).persistent:
-        object_session(case).expire(case, ["state"])  # type: ignore[union-attr]
+    session.expire(case, ["state"])
     return str(saved["state"])
 
 

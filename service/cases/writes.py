@@ -73,6 +73,9 @@ class StepWrites:
     new_tasks: list[dict[str, Any]] = field(default_factory=list)
     gone: list[str] = field(default_factory=list)
     gone_at: Any = None
+    # Also lock and read the audit head: only when the transaction writes nothing
+    # more before its COMMIT but the audit append. A step that ends its case still
+    # closes it (drafts, documents) and so leaves the head to the commit.
     lock_head: bool = False
 
 
