@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -15,9 +16,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from service.access.models import User
 from service.access.service import Actor, roles_of
+from service.audit.service import HEAD_READ
 from service.audit.verify import verify_live
 from service.bench.flows import APPROVE, CONSENT, subscriber_form, task_named
 from service.cases import service as cases
+from service.cases import writes
 from service.cases.models import Task
 from service.cases.tasks import list_tasks
 from service.deps import Deps
@@ -115,6 +118,53 @@ def test_a_step_writes_its_case_and_tasks_and_takes_the_audit_head_in_one_statem
     assert len([s for s in review if s.startswith("SELECT audit_head")]) == 1, review
     # The records appended from the head read in the write statement chain as any others.
     assert verify_live(deps).ok
+
+
+def test_a_step_readying_more_tasks_than_one_statement_takes_writes_them_separately(deps, users):
+    desk = _actor(deps, users["frontdesk"], "frontdesk")
+    case = cases.start_case(deps, desk, "collection")
+    now = deps.now()
+    template = {
+        "case_id": case["id"],
+        "procedure": "collection",
+        "spec_name": "fill_form",
+        "label": "Fill in the form",
+        "lane": "front_desk",
+        "form": None,
+        "status": "open",
+        "assignee_id": None,
+        "created_at": now,
+        "due_at": None,
+        "completed_at": None,
+        "completed_by": None,
+    }
+    new = [template | {"id": str(uuid.uuid4())} for _ in range(writes._COMBINED_MOST_NEW + 1)]
+    with deps.unit_of_work() as uow:
+        stored = uow.session.get_one(cases.Case, case["id"])
+        saved = {name: getattr(stored, name) for name in writes.SAVED_COLUMNS}
+        step = writes.StepWrites(
+            case["id"],
+            saved | {"lock_version": stored.lock_version + 1},
+            expected_version=stored.lock_version,
+            done_task=task_named(case, "record_consent"),
+            done={
+                "status": "completed",
+                "assignee_id": desk.id,
+                "completed_at": now,
+                "completed_by": desk.id,
+            },
+            new_tasks=new,
+            lock_head=True,
+        )
+        writes.write_step(uow.session, step)
+        # Written as separate statements: the head is left to the commit's append.
+        assert HEAD_READ not in uow.session.info
+        uow.commit()
+    with deps.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(Task.spec_name, Task.status).where(Task.case_id == case["id"])
+        ).all()
+    assert sorted(rows) == [("fill_form", "open")] * len(new) + [("record_consent", "completed")]
 
 
 def test_a_step_that_finds_its_case_moved_on_writes_nothing(deps, users):
