@@ -58,13 +58,9 @@ _VERSION = (
     .where(ProcedureVersion.id == bindparam("version_id"))
     .options(defer(ProcedureVersion.bpmn))
 )
-_PUBLISHED = (
-    select(ProcedureVersion)
-    .where(
-        ProcedureVersion.procedure == bindparam("procedure"),
-        ProcedureVersion.status == "published",
-    )
-    .options(defer(ProcedureVersion.bpmn))
+_PUBLISHED = select(ProcedureVersion.id, ProcedureVersion.content_hash).where(
+    ProcedureVersion.procedure == bindparam("procedure"),
+    ProcedureVersion.status == "published",
 )
 _TASK_ROWS = select(_TASKS).where(_TASKS.c.case_id == bindparam("case_id"))
 
@@ -368,18 +364,25 @@ def _restore(deps: Deps, version: ProcedureVersion, case: Case) -> Run:
 
 
 def _version(session: Session, case: Case, content_hash: str | None = None) -> ProcedureVersion:
-    """The case's version without its diagram text (read only if it was never compiled here).
+    """The case's version without its diagram text (read only if it was never compiled here)."""
+    return _version_by_id(session, case.version_id, content_hash)
 
-    Given the content hash the caller read with the case, a version seen
+
+def _version_by_id(
+    session: Session, version_id: int, content_hash: str | None = None
+) -> ProcedureVersion:
+    """A version without its diagram text.
+
+    Given the content hash the caller read with its id, a version seen
     before is put into the session from memory (no statement): only its
     content, which the hash covers, is kept; every other column (status,
     number, ...) loads from the database if anything reads it.
     """
-    key = (case.version_id, content_hash or "")
+    key = (version_id, content_hash or "")
     cached = _VERSIONS.get(key)
     if content_hash and cached is not None:
         return session.merge(cached, load=False)
-    version = session.scalars(_VERSION, {"version_id": case.version_id}).one()
+    version = session.scalars(_VERSION, {"version_id": version_id}).one()
     if content_hash and version.content_hash == content_hash:
         session.expire(version, _MUTABLE_VERSION_COLUMNS)
         if len(_VERSIONS) >= 256:
@@ -399,9 +402,15 @@ _MUTABLE_VERSION_COLUMNS = [
 
 
 def _published_version(session: Session, procedure: str) -> ProcedureVersion:
-    """`published_version` without the diagram text (see `_diagram`)."""
-    version = session.scalars(_PUBLISHED, {"procedure": procedure}).one_or_none()
-    return version if version is not None else published_version(session, procedure)
+    """`published_version` without the diagram text (see `_diagram`).
+
+    Its id and content hash are read with Core; a version seen before then
+    comes from memory (`_version_by_id`), not through the ORM's loading.
+    """
+    row = session.connection().execute(_PUBLISHED, {"procedure": procedure}).first()
+    if row is None:
+        return published_version(session, procedure)  # its NotFound
+    return _version_by_id(session, row.id, row.content_hash)
 
 
 def _diagram(deps: Deps, version: ProcedureVersion) -> CompiledDiagram:
