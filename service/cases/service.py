@@ -203,21 +203,9 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         for row in known:
             if row["id"] == task_id:
                 row.update(done)
-        new, gone, open_tasks = _mirror_changes(case, run, diagram, now, known)
-        saved = _saved_values(case, run, now, ended)
-        writes = StepWrites(
-            case.id,
-            saved,
-            expected_version=case.lock_version,
-            done_task=task_id,
-            done=done,
-            new_tasks=new,
-            gone=gone,
-            gone_at=now,
-            lock_head=not ended,
+        state, open_tasks = _advance(
+            uow.session, case, run, diagram, now, ended, known, done_task=task_id, done=done
         )
-        write_step(uow.session, writes)
-        state = _apply_saved(uow.session, case, saved)
         for name, value in done.items():
             set_committed_value(task, name, value)
         uow.session.info.setdefault(COMPLETED_TASKS, []).append(
@@ -454,22 +442,38 @@ def _save(session: Session, case: Case, run: Run, now: datetime, *, ended: bool 
 
 
 def _advance(
-    session: Session, case: Case, run: Run, diagram: CompiledDiagram, now: datetime, ended: bool
-) -> None:
-    """Save the case's new state and bring its task mirror in line, in one go (`write_step`)."""
-    new, gone, _ = _mirror_changes(case, run, diagram, now, _task_rows(session, case.id))
+    session: Session,
+    case: Case,
+    run: Run,
+    diagram: CompiledDiagram,
+    now: datetime,
+    ended: bool,
+    known: list[dict[str, Any]] | None = None,
+    done_task: str | None = None,
+    done: dict[str, Any] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """Save the case's new state, the task just done (if any) and the task mirror in one go.
+
+    ``known`` are the case's task rows if the caller read them already.
+    Returns the state written and the summaries of the open tasks.
+    """
+    if known is None:
+        known = _task_rows(session, case.id)
+    new, gone, open_tasks = _mirror_changes(case, run, diagram, now, known)
     saved = _saved_values(case, run, now, ended)
     writes = StepWrites(
         case.id,
         saved,
         expected_version=case.lock_version,
+        done_task=done_task,
+        done=done or {},
         new_tasks=new,
         gone=gone,
         gone_at=now,
         lock_head=not ended,
     )
     write_step(session, writes)
-    _apply_saved(session, case, saved)
+    return _apply_saved(session, case, saved), open_tasks
 
 
 def _saved_values(case: Case, run: Run, now: datetime, ended: bool) -> dict[str, Any]:
