@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, exc
+from sqlalchemy import Engine, MetaData, create_engine, event, exc, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # Execution option marking a read-only unit of work's connections.
@@ -42,6 +42,15 @@ class KeystoreBase(DeclarativeBase):
     """Tables of the key store, a separate database."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+def with_database(url: str, name: str) -> str:
+    """The server URL ``url`` naming database ``name`` instead, all else kept.
+
+    Parsed, not cut at the last slash: a query (``?sslmode=require``, or
+    ``?host=/var/run/postgresql`` for a Unix socket) is part of the URL.
+    """
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

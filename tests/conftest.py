@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 
 from service.access.service import RoleScope, create_user, set_roles
 from service.config import Settings
-from service.db import Base, KeystoreBase
+from service.db import Base, KeystoreBase, with_database
 from service.definitions.service import install_shipped
 from service.deps import Deps
 
@@ -94,8 +94,7 @@ def postgres_urls() -> Iterator[tuple[str, str]]:
     with admin.connect() as conn:
         for name in names:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    base = POSTGRES_URL.rsplit("/", 1)[0]
-    urls = (f"{base}/{names[0]}", f"{base}/{names[1]}")
+    urls = (with_database(POSTGRES_URL, names[0]), with_database(POSTGRES_URL, names[1]))
     from service.migrations import upgrade
 
     upgrade(urls[0])

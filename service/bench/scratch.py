@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from service.access.service import Actor, create_user
 from service.config import Settings
+from service.db import with_database
 from service.deps import Deps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,11 @@ def create_scratch(database: str, base: Settings) -> Scratch:
         scratch = Scratch(settings.resolved(), "sqlite", var_dir)
     else:
         scratch = _postgres_scratch(database, settings, var_dir)
-    _initialise(scratch.settings)
+    try:
+        _initialise(scratch.settings)
+    except BaseException:
+        scratch.drop()  # a run that cannot start leaves no databases behind
+        raise
     return scratch
 
 
@@ -70,9 +75,10 @@ def _postgres_scratch(url: str, settings: Settings, var_dir: Path) -> Scratch:
         for name in names:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    base = url.rsplit("/", 1)[0]
     resolved = replace(
-        settings, database_url=f"{base}/{names[0]}", keystore_url=f"{base}/{names[1]}"
+        settings,
+        database_url=with_database(url, names[0]),
+        keystore_url=with_database(url, names[1]),
     ).resolved()
     return Scratch(resolved, "postgresql", var_dir, url, names)
 

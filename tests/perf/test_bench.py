@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
+from service.bench.scratch import create_scratch
+from service.config import Settings
+from service.db import with_database
 from tests.conftest import POSTGRES_URL, ROOT, need_service
 
 NUMBERS = (
@@ -65,8 +70,6 @@ def test_bench_on_postgres_reports_every_figure_and_drops_its_database():
 
 
 def bench_databases() -> set[str]:
-    from sqlalchemy import create_engine, text
-
     admin = create_engine(POSTGRES_URL)
     try:
         with admin.connect() as conn:
@@ -100,3 +103,51 @@ def test_full_bench_on_sqlite():
 def test_full_bench_on_postgres():
     need_service("postgres")
     assert_complete(run_bench("--database", POSTGRES_URL, timeout=7200), "postgresql")
+
+
+def test_a_server_url_names_another_database_with_its_query_and_password_kept():
+    assert with_database("postgresql+psycopg://u:p%40ss@db.example:6432/postgres", "x") == (
+        "postgresql+psycopg://u:p%40ss@db.example:6432/x"
+    )
+    socket = with_database("postgresql+psycopg://postgres@/postgres?host=/var/run/postgresql", "x")
+    assert socket == "postgresql+psycopg://postgres@/x?host=%2Fvar%2Frun%2Fpostgresql"
+    assert make_url(socket).query == {"host": "/var/run/postgresql"}
+    tls = with_database("postgresql+psycopg://u@h/postgres?sslmode=require", "x")
+    assert make_url(tls).query == {"sslmode": "require"} and make_url(tls).database == "x"
+
+
+def test_the_scratch_databases_keep_the_server_url_s_connection_options():
+    need_service("postgres")
+    socket = Path("/var/run/postgresql/.s.PGSQL.5432")
+    server = make_url(POSTGRES_URL)
+    if socket.exists():  # the server's Unix socket, named in the query as libpq takes it
+        server = server.set(host=None, port=None, query={"host": str(socket.parent)})
+    url = server.update_query_dict({"application_name": "ds-bench-test"})
+    scratch = create_scratch(url.render_as_string(hide_password=False), Settings())
+    try:
+        for scratch_url in (scratch.settings.database_url, scratch.settings.keystore_url):
+            assert make_url(scratch_url).query == url.query, scratch_url
+        engine = create_engine(scratch.settings.database_url)
+        try:
+            with engine.connect() as conn:
+                name = conn.execute(text("SELECT current_setting('application_name')")).scalar()
+        finally:
+            engine.dispose()
+        assert name == "ds-bench-test"
+    finally:
+        scratch.drop()
+    assert not [n for n in bench_databases() if n in scratch._names]
+
+
+def test_a_scratch_run_that_cannot_initialise_leaves_no_databases(monkeypatch):
+    need_service("postgres")
+    from service.bench import scratch as scratch_module
+
+    def broken(_settings: Settings) -> None:
+        raise RuntimeError("the migrations failed")
+
+    monkeypatch.setattr(scratch_module, "_initialise", broken)
+    before = bench_databases()
+    with pytest.raises(RuntimeError, match="migrations failed"):
+        create_scratch(POSTGRES_URL, Settings())
+    assert bench_databases() == before

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from service.db import with_database
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # A killed worker's unacknowledged jobs come back after this long (production: an hour,
@@ -62,8 +64,7 @@ class Databases:
         self.admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
         run = f"ds_prod_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.names = (run, f"{run}_keys")
-        base = admin_url.rsplit("/", 1)[0]
-        self.data_url, self.keystore_url = (f"{base}/{name}" for name in self.names)
+        self.data_url, self.keystore_url = (with_database(admin_url, n) for n in self.names)
 
     def create(self) -> None:
         with self.admin.connect() as conn:
