@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import URL, create_engine, make_url, text
+from sqlalchemy.exc import OperationalError
 
 from service.bench.scratch import create_scratch
 from service.config import Settings
@@ -118,11 +119,9 @@ def test_a_server_url_names_another_database_with_its_query_and_password_kept():
 
 def test_the_scratch_databases_keep_the_server_url_s_connection_options():
     need_service("postgres")
-    socket = Path("/var/run/postgresql/.s.PGSQL.5432")
-    server = make_url(POSTGRES_URL)
-    if socket.exists():  # the server's Unix socket, named in the query as libpq takes it
-        server = server.set(host=None, port=None, query={"host": str(socket.parent)})
-    url = server.update_query_dict({"application_name": "ds-bench-test"})
+    url = _over_unix_socket(make_url(POSTGRES_URL)).update_query_dict(
+        {"application_name": "ds-bench-test"}
+    )
     scratch = create_scratch(url.render_as_string(hide_password=False), Settings())
     try:
         for scratch_url in (scratch.settings.database_url, scratch.settings.keystore_url):
@@ -151,3 +150,19 @@ def test_a_scratch_run_that_cannot_initialise_leaves_no_databases(monkeypatch):
     with pytest.raises(RuntimeError, match="migrations failed"):
         create_scratch(POSTGRES_URL, Settings())
     assert bench_databases() == before
+
+
+def _over_unix_socket(server: URL) -> URL:
+    """The server over its Unix socket (named in the query, as libpq takes it) if that connects."""
+    socket = Path("/var/run/postgresql/.s.PGSQL.5432")
+    if not socket.exists():
+        return server
+    local = server.set(host=None, port=None, query={"host": str(socket.parent)})
+    engine = create_engine(local)
+    try:
+        with engine.connect():
+            return local
+    except OperationalError:  # the socket may ask for another authentication
+        return server
+    finally:
+        engine.dispose()
