@@ -80,7 +80,11 @@ class StepWrites:
 
 
 def write_step(session: Session, writes: StepWrites) -> None:
-    """Write the step; Conflict if the case changed since it was read (nothing is written)."""
+    """Write the step; Conflict if the case changed since it was read.
+
+    On Conflict the caller's transaction must roll back: on PostgreSQL the
+    other writes of the statement have run by then.
+    """
     connection = session.connection()
     if connection.dialect.name == "postgresql" and len(writes.new_tasks) <= _COMBINED_MOST_NEW:
         _write_combined(session, writes)
