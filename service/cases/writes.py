@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Insert, Select, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from service.audit.models import AuditHead
@@ -87,7 +88,7 @@ def write_step(session: Session, writes: StepWrites) -> None:
     """
     connection = session.connection()
     if connection.dialect.name == "postgresql" and len(writes.new_tasks) <= _COMBINED_MOST_NEW:
-        _write_combined(session, writes)
+        _write_combined(session, connection, writes)
         return
     if writes.expected_version is None:
         connection.execute(_INSERT_CASE, writes.case)
@@ -120,7 +121,7 @@ def _check_saved(rowcount: int, case_id: str) -> None:
         raise Conflict(f"case {case_id} was changed by someone else; reload and try again")
 
 
-def _write_combined(session: Session, writes: StepWrites) -> None:
+def _write_combined(session: Session, connection: Connection, writes: StepWrites) -> None:
     shape = (
         writes.expected_version is None,
         writes.done_task is not None,
@@ -141,7 +142,7 @@ def _write_combined(session: Session, writes: StepWrites) -> None:
     if writes.gone:
         parameters["_gone"] = writes.gone
         parameters["_gone_at"] = writes.gone_at
-    row = session.connection().execute(_combined(shape), parameters).one()
+    row = connection.execute(_combined(shape), parameters).one()
     _check_saved(row[0], writes.case_id)
     if writes.lock_head and row[1] is not None:
         head_read(session, row[1], bytes(row[2]))
