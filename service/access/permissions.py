@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, str] = {
     "ops.read": "operational metrics and job status",
     "case.extend": "extend a request's due date, with a reason",
     "grant.use": "read a customer's data through a grant of an approved query request",
+    "hold.read": "see legal holds and retention periods on subjects",
+    "hold.manage": "place and release legal holds and retention periods on subjects",
 }
 
 _WORK = frozenset({"procedure.read", "case.read", "task.read", "task.work", "break_glass.use"})
@@ -49,15 +51,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "front_desk": _WORK | {"case.start", "subject.read"},
     "department_staff": _WORK | {"case.start", "grant.use"},
     "reviewer": _WORK | {"subject.read", "subject.read_unmasked"},
-    "data_officer": _WORK | {"case.start", "subject.read", "subject.read_unmasked", "case.extend"},
+    "data_officer": _WORK
+    | {"case.start", "subject.read", "subject.read_unmasked", "case.extend"}
+    | {"hold.read", "hold.manage"},
     "supervisor": _WORK | {"subject.read", "subject.read_unmasked", "case.extend"},
     "process_owner": (_WORK - {"break_glass.use"})
     | {"case.start", "version.read", "version.draft", "version.publish", "review.start"},
     "compliance": _OVERSIGHT
     | {"task.read", "task.work", "subject.read", "version.review", "version.publish"}
     | {"review.start"}
-    | {"audit.read", "audit.verify", "training.manage"},
-    "auditor": _OVERSIGHT | {"task.read", "subject.read", "audit.read", "audit.verify"},
+    | {"audit.read", "audit.verify", "training.manage", "hold.read", "hold.manage"},
+    "auditor": _OVERSIGHT
+    | {"task.read", "subject.read", "audit.read", "audit.verify", "hold.read"},
     "admin": frozenset(
         {"procedure.read", "users.admin", "training.manage", "compliance.report"}
         | {"audit.read", "audit.verify", "ops.read", "version.read"}
@@ -125,6 +130,10 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "vault.upload_document": "task.work",
     "vault.download_document": "subject.read_unmasked",
     "vault.lookup_subject": "subject.read",
+    # legal holds (service/api/holds.py); the use cases check the roles again
+    "holds.list_holds": "hold.read",
+    "holds.place_hold": "hold.manage",
+    "holds.release_hold": "hold.manage",
     # audit trail (service/api/audit.py)
     "audit.search": "audit.read",
     "audit.export": "audit.read",

@@ -5,6 +5,7 @@ API_MODULES = [
     "service.api.audit",
     "service.api.definitions",
     "service.api.vault",
+    "service.api.holds",
     "service.api.access",
     "service.api.requests",
     "service.api.oidc",

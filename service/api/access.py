@@ -4,7 +4,6 @@ break-glass and TOTP. Each view parses, calls one use case, returns JSON."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, session
@@ -13,7 +12,7 @@ from service.access import admin, breakglass, totp, training
 from service.access.service import RoleScope
 from service.api.auth import current_actor, deps
 from service.api.openapi import STR, obj, op, path_param
-from service.api.request import int_arg, json_body, required_str
+from service.api.request import aware_datetime, int_arg, json_body, optional_str, required_str
 from service.api.routes import log_in_from
 from service.errors import Invalid
 
@@ -44,8 +43,8 @@ def create_user():
         "password": required_str(body, "password", 256),
         "display_name": required_str(body, "display_name", 128),
         "roles": _str_list(body, "roles"),
-        "department": _optional_str(body, "department", 64),
-        "branch": _optional_str(body, "branch", 64),
+        "department": optional_str(body, "department", 64),
+        "branch": optional_str(body, "branch", 64),
     }
     return jsonify(admin.add_user(deps(), current_actor(), fields)), 201
 
@@ -80,7 +79,7 @@ def record_training(user_id: int):
         current_actor(),
         user_id,
         required_str(body, "course", 64),
-        _datetime(body, "completed_at"),
+        aware_datetime(body, "completed_at"),
         _int(body, "valid_days"),
     )
     return jsonify(result), 201
@@ -152,12 +151,6 @@ def confirm_totp():
     return "", 204
 
 
-def _optional_str(body: dict[str, Any], name: str, max_length: int) -> str | None:
-    if body.get(name) is None:
-        return None
-    return required_str(body, name, max_length)
-
-
 def _str_list(body: dict[str, Any], name: str) -> list[str]:
     value = body.get(name)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -172,21 +165,11 @@ def _int(body: dict[str, Any], name: str) -> int:
     return value
 
 
-def _datetime(body: dict[str, Any], name: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(required_str(body, name, 40))
-    except ValueError:
-        raise Invalid.field(name, "an ISO 8601 date-time is required") from None
-    if moment.tzinfo is None:
-        raise Invalid.field(name, "include the time zone (for example +08:00 or Z)")
-    return moment
-
-
 def _role_scope(entry: dict[str, Any]) -> RoleScope:
     return RoleScope(
         required_str(entry, "role", 32),
-        _optional_str(entry, "department", 64),
-        _optional_str(entry, "branch", 64),
+        optional_str(entry, "department", 64),
+        optional_str(entry, "branch", 64),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import request
@@ -32,6 +33,23 @@ def required_str(body: dict[str, Any], name: str, max_length: int = 256) -> str:
             details=[{"field": name, "reason": f"at most {max_length} characters"}],
         )
     return value
+
+
+def optional_str(body: dict[str, Any], name: str, max_length: int) -> str | None:
+    if body.get(name) is None:
+        return None
+    return required_str(body, name, max_length)
+
+
+def aware_datetime(body: dict[str, Any], name: str) -> datetime:
+    """An ISO 8601 date-time with its time zone: a bare local time means nothing on a server."""
+    try:
+        moment = datetime.fromisoformat(required_str(body, name, 40))
+    except ValueError:
+        raise Invalid.field(name, "an ISO 8601 date-time is required") from None
+    if moment.tzinfo is None:
+        raise Invalid.field(name, "include the time zone (for example +08:00 or Z)")
+    return moment
 
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:

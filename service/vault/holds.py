@@ -1,55 +1,69 @@
 """Legal holds and retention periods: a held subject is stored and secured, never destroyed.
 
-When the last hold on a subject with a pending deletion ends, the deletion is
-enqueued again and runs to its certificate (the beat job
-`release_expired_holds` does this for holds that simply run out).
+Compliance and data officers place a hold on a subject (an open-ended legal
+hold, or a retention period that ends on a date) and release it with a
+reason; auditors see them too. When the last hold on a subject with a pending
+deletion ends, the deletion is enqueued again and runs to its certificate
+(the beat job `release_expired_holds` does this for holds that simply run
+out).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 
+from service.access.models import User
+from service.access.permissions import PERMISSIONS, allows
 from service.access.service import Actor
 from service.audit.service import Event, record
+from service.clock import aware, iso
 from service.db import UnitOfWork
 from service.deps import Deps
-from service.errors import Forbidden, Invalid, NotFound
+from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.jobs import enqueue_job
 from service.vault.models import DeletionRequest, LegalHold
 from service.vault.service import subject_status
 from service.vault.shredding import SHRED_JOB, active_holds
 
-HOLD_ROLES = frozenset({"compliance", "data_officer"})
 HOLD_KINDS = ("legal_hold", "retention")
+REASON_MAX = 200
 
 
 def place_hold(
     deps: Deps, actor: Actor, subject: str, kind: str, reason: str, until: datetime | None
-) -> str:
-    """Put a subject under a legal hold (open-ended) or a retention period (until a date)."""
-    _check_role(actor)
+) -> dict[str, Any]:
+    """Put a subject under a legal hold (open-ended) or a retention period (until a date).
+
+    A retention period needs its end; either kind's end, when given, is in the
+    future. A subject already destroyed has nothing left to hold.
+    """
+    _check_allowed(actor, "hold.manage")
     if kind not in HOLD_KINDS:
         raise Invalid.field("kind", f"must be one of {', '.join(HOLD_KINDS)}")
-    if not reason.strip() or len(reason) > 200:
-        raise Invalid.field("reason", "must be 1-200 characters")
+    _check_reason(reason)
     now = deps.now()
+    if until is None and kind == "retention":
+        raise Invalid.field("until", "a retention period needs the date it ends")
+    if until is not None and aware(until) <= now:
+        raise Invalid.field("until", "must be in the future")
     with deps.unit_of_work() as uow:
-        subject_status(uow, subject)
-        hold_id = str(uuid.uuid4())
-        uow.session.add(
-            LegalHold(
-                id=hold_id,
-                subject=subject,
-                kind=kind,
-                reason=reason,
-                placed_by=actor.id,
-                placed_at=now,
-                until=until,
-            )
+        if subject_status(uow, subject) == "shredded":
+            raise Conflict(f"subject {subject} was deleted; nothing is left to hold")
+        hold = LegalHold(
+            id=str(uuid.uuid4()),
+            subject=subject,
+            kind=kind,
+            reason=reason,
+            placed_by=actor.id,
+            placed_at=now,
+            until=until,
         )
+        uow.session.add(hold)
+        hold_id = hold.id
         record(
             uow.session,
             actor,
@@ -62,27 +76,87 @@ def place_hold(
             now,
         )
         uow.commit()
-        return hold_id
+        return _view(hold, actor.username, now)
 
 
-def release_hold(deps: Deps, actor: Actor, hold_id: str) -> int:
-    """End a hold now; returns how many pending deletions were enqueued again."""
-    _check_role(actor)
+def release_hold(deps: Deps, actor: Actor, hold_id: str, reason: str) -> dict[str, Any]:
+    """End a hold now, with the reason; says how many pending deletions were enqueued again."""
+    _check_allowed(actor, "hold.manage")
+    _check_reason(reason)
     now = deps.now()
     with deps.unit_of_work() as uow:
-        hold = uow.session.get(LegalHold, hold_id)
-        if hold is None or hold.released_at is not None:
-            raise NotFound(f"no active hold {hold_id}")
+        hold = uow.session.get(LegalHold, hold_id, with_for_update=True)
+        if hold is None:
+            raise NotFound(f"no hold {hold_id}")
+        if hold.released_at is not None:
+            raise Conflict(f"hold {hold_id} was already released at {iso(hold.released_at)}")
         hold.released_at = now
         record(
             uow.session,
             actor,
-            Event(action="subject.hold_released", subject=hold.subject, detail={"hold": hold_id}),
+            Event(
+                action="subject.hold_released",
+                subject=hold.subject,
+                reason=reason,
+                detail={"hold": hold_id},
+            ),
             now,
         )
         resumed = _requeue_unheld(uow, deps, now)
+        placed_by = _usernames(uow, [hold.placed_by]).get(hold.placed_by)
         uow.commit()
-        return resumed
+        return _view(hold, placed_by, now) | {"deletions_resumed": resumed}
+
+
+def list_holds(
+    deps: Deps, actor: Actor, subject: str | None = None, state: str = "active"
+) -> list[dict[str, Any]]:
+    """Holds, newest first: those in force (`active`), `released` ones, or `all`.
+
+    A hold past its date counts as released even before the beat job has
+    recorded it. Pseudonyms, kinds and reasons only: no personal data values.
+    """
+    _check_allowed(actor, "hold.read")
+    if state not in HOLD_STATES:
+        raise Invalid.field("state", f"must be one of {', '.join(HOLD_STATES)}")
+    now = deps.now()
+    query = select(LegalHold).order_by(LegalHold.placed_at.desc(), LegalHold.id)
+    if subject is not None:
+        query = query.where(LegalHold.subject == subject)
+    with deps.db.read_unit_of_work() as uow:
+        holds = [h for h in uow.session.scalars(query) if state == "all" or _state(h, now) == state]
+        names = _usernames(uow, [h.placed_by for h in holds])
+        return [_view(h, names.get(h.placed_by), now) for h in holds]
+
+
+HOLD_STATES = ("active", "released", "all")
+
+
+def _state(hold: LegalHold, now: datetime) -> str:
+    ended = hold.released_at is not None or (hold.until is not None and aware(hold.until) <= now)
+    return "released" if ended else "active"
+
+
+def _view(hold: LegalHold, placed_by: str | None, now: datetime) -> dict[str, Any]:
+    return {
+        "id": hold.id,
+        "subject": hold.subject,
+        "kind": hold.kind,
+        "reason": hold.reason,
+        "placed_by": placed_by,
+        "placed_at": iso(hold.placed_at),
+        "until": iso(hold.until),
+        "released_at": iso(hold.released_at),
+        "active": _state(hold, now) == "active",
+    }
+
+
+def _usernames(uow: UnitOfWork, ids: list[int | None]) -> dict[int | None, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = uow.session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {row.id: row.username for row in rows}
 
 
 def release_expired_holds(deps: Deps, actor: Actor) -> int:
@@ -119,6 +193,13 @@ def _requeue_unheld(uow: UnitOfWork, deps: Deps, now: datetime) -> int:
     return resumed
 
 
-def _check_role(actor: Actor) -> None:
-    if not actor.roles & (HOLD_ROLES | {"system"}):
-        raise Forbidden(f"holds are placed and released by {sorted(HOLD_ROLES)}")
+def _check_reason(reason: str) -> None:
+    if not reason.strip() or len(reason) > REASON_MAX:
+        raise Invalid.field("reason", f"must be 1-{REASON_MAX} characters")
+
+
+def _check_allowed(actor: Actor, permission: str) -> None:
+    """The same matrix the HTTP gate applies, for callers that do not come through it."""
+    if "system" in actor.roles or allows(actor.roles, permission, actor.scopes):
+        return
+    raise Forbidden(f"not allowed to {PERMISSIONS[permission]}")

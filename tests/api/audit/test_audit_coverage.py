@@ -70,6 +70,10 @@ EXPECTED: dict[str, str] = {
     "vault.upload_document": "document.upload",
     "vault.download_document": "document.read",
     "vault.lookup_subject": "subject.lookup",
+    # legal holds
+    "holds.list_holds": NOT_AUDITED("pseudonyms, kinds and reasons of holds; no personal data"),
+    "holds.place_hold": "subject.hold",
+    "holds.release_hold": "subject.hold_released",
     # requests: case lifecycle and query grants
     "requests.withdraw": "case.withdraw",
     "requests.extend": "case.extend",

@@ -1,0 +1,73 @@
+"""Legal holds and retention periods on a subject: list, place, release (service/vault/holds.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from service.api.auth import current_actor, deps
+from service.api.openapi import STR, op, path_param
+from service.api.request import aware_datetime, choice_arg, json_body, required_str
+from service.vault import holds
+
+blueprint = Blueprint("holds", __name__, url_prefix="/api/v1")
+
+
+@blueprint.get("/holds")
+def list_holds():
+    state = choice_arg("state", "active", holds.HOLD_STATES)
+    subject = request.args.get("subject") or None
+    return jsonify({"holds": holds.list_holds(deps(), current_actor(), subject, state)})
+
+
+@blueprint.post("/holds")
+def place_hold():
+    body = json_body()
+    subject = required_str(body, "subject", 40)
+    kind = required_str(body, "kind", 16)
+    reason = required_str(body, "reason", holds.REASON_MAX)
+    until = aware_datetime(body, "until") if body.get("until") is not None else None
+    return jsonify(holds.place_hold(deps(), current_actor(), subject, kind, reason, until)), 201
+
+
+@blueprint.post("/holds/<hold_id>/release")
+def release_hold(hold_id: str):
+    reason = required_str(json_body(), "reason", holds.REASON_MAX)
+    return jsonify(holds.release_hold(deps(), current_actor(), hold_id, reason))
+
+
+_KINDS = {"type": "string", "enum": list(holds.HOLD_KINDS)}
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/api/v1/holds": {
+        "get": op(
+            "Legal holds and retention periods: those in force, released, or all; "
+            "?subject= for one subject",
+            errors=(401, 403, 422),
+        ),
+        "post": op(
+            "Place a legal hold (open-ended) or a retention period (until a date) on a subject: "
+            "it is stored and secured, never destroyed, while the hold lasts; audited",
+            body={
+                "type": "object",
+                "properties": {
+                    "subject": STR,
+                    "kind": _KINDS,
+                    "reason": STR,
+                    "until": {"type": "string", "format": "date-time"},
+                },
+                "required": ["kind", "reason", "subject"],
+            },
+            ok=201,
+            errors=(401, 403, 404, 409, 422),
+        ),
+    },
+    "/api/v1/holds/{hold_id}/release": {
+        "post": op(
+            "Release a hold with a reason; a deletion it held up runs again; audited",
+            body={"type": "object", "properties": {"reason": STR}, "required": ["reason"]},
+            errors=(401, 403, 404, 409, 422),
+        ),
+        "parameters": path_param("hold_id"),
+    },
+}

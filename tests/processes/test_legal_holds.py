@@ -1,0 +1,206 @@
+"""Legal holds through the HTTP API: compliance places and releases them, the deletion obeys.
+
+A subject under hold is stored and secured only; releasing the last hold runs the
+deletion it held up to its certificate. Every refusal is a 4xx naming the field
+and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from service.access.service import Actor
+from service.audit.models import AuditRecord
+from service.vault.models import DataKey, DeletionCertificate, LegalHold, Subject
+from service.vault.shredding import SHRED_JOB, shred_subject
+from tests.processes.test_deletion import _approved_by_both, _case
+
+SYSTEM = Actor(0, "system", frozenset({"system"}))
+COURT = {"kind": "legal_hold", "reason": "court order 2030-17"}
+
+
+def _holds(deps) -> int:
+    with deps.unit_of_work() as uow:
+        return uow.session.scalar(select(func.count()).select_from(LegalHold))
+
+
+def _records(deps, action: str) -> list[tuple[str, str | None, str | None]]:
+    with deps.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(AuditRecord.actor, AuditRecord.subject, AuditRecord.reason)
+            .where(AuditRecord.action == action)
+            .order_by(AuditRecord.seq)
+        )
+        return [tuple(row) for row in rows]
+
+
+def _shred_jobs(deps) -> list[dict]:
+    return [kwargs for _, name, kwargs in deps.extras["published"] if name == SHRED_JOB]
+
+
+def _run_shred_job(deps, job: dict) -> None:
+    from service.vault.models import DeletionRequest
+
+    with deps.unit_of_work() as uow:
+        request = uow.session.get_one(DeletionRequest, job["request_id"])
+        subject, case_id = request.subject, request.case_id
+    shred_subject(deps, SYSTEM, subject, case_id, job["request_id"])
+
+
+def _status(deps, subject: str) -> str:
+    with deps.unit_of_work() as uow:
+        return uow.session.get_one(Subject, subject).status
+
+
+def test_compliance_places_a_hold_that_auditors_see_and_the_audit_trail_records(
+    api, deps, customer, clock
+):
+    placed = api("compliance").post("/api/v1/holds", COURT | {"subject": customer})
+    assert placed.status == 201, placed.body
+    hold = placed.body
+    assert (hold["subject"], hold["kind"], hold["reason"]) == (customer, *COURT.values())
+    assert (hold["placed_by"], hold["active"], hold["until"], hold["released_at"]) == (
+        "compliance",
+        True,
+        None,
+        None,
+    )
+    assert _records(deps, "subject.hold") == [("compliance", customer, COURT["reason"])]
+
+    for who in ("auditor", "officer", "compliance"):
+        listed = api(who).get(f"/api/v1/holds?subject={customer}")
+        assert listed.status == 200, (who, listed.body)
+        assert [h["id"] for h in listed.body["holds"]] == [hold["id"]]
+    assert api("auditor").get("/api/v1/holds?subject=sub_other").body["holds"] == []
+
+
+@pytest.mark.parametrize("who", ["frontdesk", "reviewer", "dept", "owner", "auditor"])
+def test_only_compliance_and_data_officers_place_holds_and_a_refusal_changes_nothing(
+    api, deps, customer, who
+):
+    refused = api(who).post("/api/v1/holds", COURT | {"subject": customer})
+    assert refused.status == 403, refused.body
+    assert _holds(deps) == 0
+    assert _records(deps, "subject.hold") == []
+    assert [actor for actor, _, _ in _records(deps, "access.denied")] == [who]
+
+
+def test_front_desk_may_not_list_holds(api, customer):
+    assert api("frontdesk").get("/api/v1/holds").status == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"kind": "legal_hold", "reason": "x"}, "subject", "non-empty string"),
+        ({"subject": "SUBJECT", "reason": "x"}, "kind", "non-empty string"),
+        ({"subject": "SUBJECT", "kind": "forever", "reason": "x"}, "kind", "legal_hold"),
+        ({"subject": "SUBJECT", "kind": "legal_hold", "reason": "  "}, "reason", "non-empty"),
+        ({"subject": "SUBJECT", "kind": "legal_hold", "reason": "r" * 201}, "reason", "200"),
+        ({"subject": "SUBJECT", "kind": "retention", "reason": "x"}, "until", "date it ends"),
+        (
+            {"subject": "SUBJECT", "kind": "retention", "reason": "x", "until": "2031-01-01"},
+            "until",
+            "time zone",
+        ),
+        (
+            {"subject": "SUBJECT", "kind": "retention", "reason": "x", "until": "next year"},
+            "until",
+            "ISO 8601",
+        ),
+        (
+            {"subject": "SUBJECT", "kind": "retention", "reason": "x", "until": "2020-01-01T00:00Z"},
+            "until",
+            "in the future",
+        ),
+        ({"subject": "SUBJECT", "kind": "legal_hold", "reason": 17}, "reason", "string"),
+    ],
+)
+def test_a_bad_hold_is_a_422_naming_the_field_and_nothing_is_stored(
+    api, deps, customer, body, field, words
+):
+    sent = {k: (customer if v == "SUBJECT" else v) for k, v in body.items()}
+    refused = api("compliance").post("/api/v1/holds", sent)
+    assert refused.status == 422, refused.body
+    details = refused.body["error"]["details"]
+    assert [d["field"] for d in details] == [field]
+    assert words in details[0]["reason"]
+    assert _holds(deps) == 0
+    assert _records(deps, "subject.hold") == []
+
+
+def test_a_hold_on_an_unknown_subject_is_a_404_and_a_body_that_is_not_an_object_a_422(
+    api, deps, customer
+):
+    compliance = api("compliance")
+    assert compliance.post("/api/v1/holds", COURT | {"subject": "sub_nobody"}).status == 404
+    not_object = compliance.post("/api/v1/holds", ["a", "list"])
+    assert not_object.status == 422
+    assert not_object.body["error"]["details"][0]["field"] == "body"
+    assert compliance.get("/api/v1/holds?state=forever").body["error"]["details"][0] == {
+        "field": "state",
+        "reason": "one of ['active', 'released', 'all']",
+    }
+    assert _holds(deps) == 0
+
+
+def test_a_retention_period_ends_on_its_date_and_lists_as_released(api, customer, clock):
+    until = (clock() + timedelta(days=30)).isoformat()
+    placed = api("officer").post(
+        "/api/v1/holds",
+        {"subject": customer, "kind": "retention", "reason": "billing dispute", "until": until},
+    )
+    assert placed.status == 201, placed.body
+    auditor = api("auditor")
+    assert [h["id"] for h in auditor.get("/api/v1/holds").body["holds"]] == [placed.body["id"]]
+    clock.advance(days=31)
+    assert auditor.get("/api/v1/holds").body["holds"] == []
+    released = auditor.get("/api/v1/holds?state=released").body["holds"]
+    assert [(h["id"], h["active"]) for h in released] == [(placed.body["id"], False)]
+    assert len(auditor.get("/api/v1/holds?state=all").body["holds"]) == 1
+
+
+def test_releasing_the_hold_runs_the_deletion_it_held_up_to_its_certificate(
+    api, deps, customer, more_users
+):
+    compliance = api("compliance")
+    hold = compliance.post("/api/v1/holds", COURT | {"subject": customer}).body
+    case_id = _approved_by_both(api)
+    (job,) = _shred_jobs(deps)
+    _run_shred_job(deps, job)
+    assert _case(deps, case_id) == ("completed", "secured_only")
+    assert _status(deps, customer) == "held"
+
+    no_reason = compliance.post(f"/api/v1/holds/{hold['id']}/release", {})
+    assert no_reason.status == 422
+    assert no_reason.body["error"]["details"][0]["field"] == "reason"
+    assert api("auditor").post(f"/api/v1/holds/{hold['id']}/release", {"reason": "x"}).status == 403
+    assert len(_shred_jobs(deps)) == 1  # neither refusal released anything
+
+    released = compliance.post(
+        f"/api/v1/holds/{hold['id']}/release", {"reason": "court order lifted 2031-02"}
+    )
+    assert released.status == 200, released.body
+    assert (released.body["active"], released.body["deletions_resumed"]) == (False, 1)
+    assert released.body["released_at"] is not None
+    assert _records(deps, "subject.hold_released") == [
+        ("compliance", customer, "court order lifted 2031-02")
+    ]
+    again = compliance.post(f"/api/v1/holds/{hold['id']}/release", {"reason": "twice"})
+    assert again.status == 409, again.body
+    assert compliance.post("/api/v1/holds/nope/release", {"reason": "x"}).status == 404
+
+    jobs = _shred_jobs(deps)
+    assert len(jobs) == 2 and jobs[1] == jobs[0]
+    _run_shred_job(deps, jobs[1])
+    assert _status(deps, customer) == "shredded"
+    with deps.unit_of_work() as uow:
+        assert uow.keystore.get(DataKey, customer) is None
+        assert uow.session.scalar(select(func.count()).select_from(DeletionCertificate)) == 1
+
+    gone = compliance.post("/api/v1/holds", COURT | {"subject": customer})
+    assert gone.status == 409, gone.body
+    assert "deleted" in gone.body["error"]["message"]
