@@ -173,6 +173,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "web.reviews": PAGE,
     "web.review": PAGE,
     "web.audit": PAGE,
+    "web.holds": PAGE,
     # request procedures (service/api/requests.py): the use cases check the finer rules
     # (only the requester withdraws; only the grant's holder reads through it)
     "requests.withdraw": "case.read",

@@ -22,6 +22,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.procedures": ("流程设计", "Procedures"),
     "nav.reviews": ("版本审核", "Version reviews"),
     "nav.audit": ("审计记录", "Audit trail"),
+    "nav.holds": ("法律保全", "Legal holds"),
     "nav.logout": ("退出", "Log out"),
     "nav.skip": ("跳到主要内容", "Skip to main content"),
     "nav.language": ("语言", "Language"),
@@ -237,6 +238,44 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit.filter_actor": ("操作人", "Who"),
     "audit.filter_case": ("案件编号", "Case id"),
     "audit.empty": ("没有记录", "No records"),
+    "holds.title": ("法律保全与保存期限", "Legal holds and retention periods"),
+    "holds.intro": (
+        "处于法律保全或保存期限内的客户信息只存储和采取安全保护措施,不会被删除;"
+        "释放最后一项保全后,被暂缓的删除申请将继续执行。",
+        "A customer under a legal hold or retention period is stored and secured only, never "
+        "deleted; when the last hold is released, a deletion it held up runs again.",
+    ),
+    "holds.place": ("设立保全", "Place a hold"),
+    "holds.place_submit": ("设立", "Place hold"),
+    "holds.subject": ("客户假名", "Customer pseudonym"),
+    "holds.subject_hint": (
+        "案件页面显示的 sub_… 编号,或通过证件号码查询得到",
+        "The sub_… id shown on the case page, or found by ID number lookup",
+    ),
+    "holds.kind": ("类型", "Kind"),
+    "holds.until": ("截止日期", "Until"),
+    "holds.until_hint": (
+        "保存期限必填;法律保全可不填(直到释放为止)",
+        "Required for a retention period; a legal hold may stay open until released",
+    ),
+    "holds.reason": ("依据", "Reason"),
+    "holds.placed_by": ("设立人", "Placed by"),
+    "holds.placed_at": ("设立时间", "Placed at"),
+    "holds.state": ("状态", "State"),
+    "holds.open_ended": ("直到释放", "Until released"),
+    "holds.none": ("没有符合条件的保全", "No holds match"),
+    "holds.release": ("释放", "Release"),
+    "holds.release_reason": ("释放原因", "Reason for release"),
+    "holds.placed": ("已对 {subject} 设立保全", "Hold placed on {subject}"),
+    "holds.released": ("已释放 {subject} 的保全", "Hold on {subject} released"),
+    "holds.released_resumed": (
+        "已释放 {subject} 的保全,{count} 项删除申请继续执行",
+        "Hold on {subject} released; {count} deletion(s) run again",
+    ),
+    "hold_kind.legal_hold": ("法律保全", "Legal hold"),
+    "hold_kind.retention": ("保存期限", "Retention period"),
+    "hold_state.active": ("生效中", "In force"),
+    "hold_state.released": ("已结束", "Ended"),
     "common.loading": ("加载中…", "Loading…"),
     "common.close": ("关闭", "Close"),
     "common.yes": ("是", "Yes"),
@@ -371,6 +410,9 @@ TERMS: dict[str, tuple[str, str]] = {
     "action.document.read": ("查看证明材料", "Proof document read"),
     "action.document.rekey": ("证明材料归入客户档案", "Proof moved to the customer's record"),
     "action.document.destroy": ("销毁证明材料", "Proof documents destroyed"),
+    "action.subject.hold": ("设立法律保全", "Legal hold placed"),
+    "action.subject.hold_released": ("释放法律保全", "Legal hold released"),
+    "action.subject.hold_expired": ("法律保全到期", "Legal hold ran out"),
 }
 
 

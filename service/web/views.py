@@ -24,6 +24,7 @@ from flask import (
 )
 
 from service.access.login import log_in, log_out
+from service.access.permissions import allows
 from service.access.service import ROLES, Actor
 from service.api.auth import anonymous_actor, current_actor, deps, start_browser_session
 from service.errors import DomainError, Unauthenticated
@@ -42,6 +43,7 @@ NAV = (
     ("web.procedures", "nav.procedures", {"process_owner", "compliance"}),
     ("web.reviews", "nav.reviews", {"compliance"}),
     ("web.audit", "nav.audit", {"compliance", "auditor", "admin"}),
+    ("web.holds", "nav.holds", {"compliance", "data_officer", "auditor"}),
 )
 
 
@@ -193,6 +195,13 @@ def review(version_id: int):
 @page
 def audit():
     return render("audit.html")
+
+
+@web.get("/holds")
+@page
+def holds():
+    actor = current_actor()
+    return render("holds.html", can_manage=allows(actor.roles, "hold.manage", actor.scopes))
 
 
 @web.get("/static/vendor/bpmn-js/<path:filename>")

@@ -112,7 +112,12 @@ def test_front_desk_may_not_list_holds(api, customer):
             "ISO 8601",
         ),
         (
-            {"subject": "SUBJECT", "kind": "retention", "reason": "x", "until": "2020-01-01T00:00Z"},
+            {
+                "subject": "SUBJECT",
+                "kind": "retention",
+                "reason": "x",
+                "until": "2020-01-01T00:00Z",
+            },
             "until",
             "in the future",
         ),

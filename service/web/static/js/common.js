@@ -142,6 +142,13 @@ const REASONS_ZH = [
   [/^you have no role in this case$/, () => "您在此案件中没有岗位"],
   [/^no customer on record matches$/, () => "没有匹配的客户记录"],
   [/^send the document as multipart/, () => "请选择要上传的文件"],
+  [/^a non-empty string is required$/, () => "此项必填"],
+  [/^must be in the future$/, () => "必须是将来的日期"],
+  [/^must be 1-(\d+) characters$/, (m) => `须为 1-${m[1]} 个字符`],
+  [/^a retention period needs the date it ends$/, () => "保存期限需要填写截止日期"],
+  [/was deleted; nothing is left to hold$/, () => "该客户信息已被删除,无可保全"],
+  [/^no subject /, () => "没有该客户记录"],
+  [/^hold .* was already released/, () => "该保全已被释放"],
   [/^a user task must name a known form; form is '(.*)'$/, (m) => `用户任务必须引用已有的表单;当前表单为"${m[1]}"`],
 ];
 
