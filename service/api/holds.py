@@ -8,7 +8,13 @@ from flask import Blueprint, jsonify, request
 
 from service.api.auth import current_actor, deps
 from service.api.openapi import STR, op, path_param
-from service.api.request import aware_datetime, choice_arg, json_body, required_str
+from service.api.request import (
+    aware_datetime,
+    choice_arg,
+    json_body,
+    optional_str,
+    required_str,
+)
 from service.vault import holds
 
 blueprint = Blueprint("holds", __name__, url_prefix="/api/v1")
@@ -24,11 +30,17 @@ def list_holds():
 @blueprint.post("/holds")
 def place_hold():
     body = json_body()
-    subject = required_str(body, "subject", 40)
+    subject = optional_str(body, "subject", 40)
+    # Or the person as a court order names them: looked up through the blind index, never kept.
+    identify = {name: required_str(body, name, 64) for name in IDENTIFY if name in body}
     kind = required_str(body, "kind", 16)
     reason = required_str(body, "reason", holds.REASON_MAX)
     until = aware_datetime(body, "until") if body.get("until") is not None else None
-    return jsonify(holds.place_hold(deps(), current_actor(), subject, kind, reason, until)), 201
+    placed = holds.place_hold(deps(), current_actor(), subject, kind, reason, until, identify)
+    return jsonify(placed), 201
+
+
+IDENTIFY = ("id_type", "id_number", "mobile")
 
 
 @blueprint.post("/holds/<hold_id>/release")
@@ -46,17 +58,21 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             errors=(401, 403, 422),
         ),
         "post": op(
-            "Place a legal hold (open-ended) or a retention period (until a date) on a subject: "
-            "it is stored and secured, never destroyed, while the hold lasts; audited",
+            "Place a legal hold (open-ended) or a retention period (until a date) on a subject, "
+            "named by its pseudonym or by id_type and id_number (or mobile): it is stored and "
+            "secured, never destroyed, while the hold lasts; audited",
             body={
                 "type": "object",
                 "properties": {
                     "subject": STR,
+                    "id_type": STR,
+                    "id_number": STR,
+                    "mobile": STR,
                     "kind": _KINDS,
                     "reason": STR,
                     "until": {"type": "string", "format": "date-time"},
                 },
-                "required": ["kind", "reason", "subject"],
+                "required": ["kind", "reason"],
             },
             ok=201,
             errors=(401, 403, 404, 409, 422),

@@ -11,6 +11,7 @@ out).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,12 @@ from service.deps import Deps
 from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.jobs import enqueue_job
 from service.vault.models import DeletionRequest, LegalHold
-from service.vault.service import subject_status
+from service.vault.service import (
+    clean_subject_fields,
+    find_duplicate,
+    lookup_terms,
+    subject_status,
+)
 from service.vault.shredding import SHRED_JOB, active_holds
 
 HOLD_KINDS = ("legal_hold", "retention")
@@ -34,14 +40,30 @@ REASON_MAX = 200
 
 
 def place_hold(
-    deps: Deps, actor: Actor, subject: str, kind: str, reason: str, until: datetime | None
+    deps: Deps,
+    actor: Actor,
+    subject: str | None,
+    kind: str,
+    reason: str,
+    until: datetime | None,
+    identify: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Put a subject under a legal hold (open-ended) or a retention period (until a date).
 
-    A retention period needs its end; either kind's end, when given, is in the
-    future. A subject already destroyed has nothing left to hold.
+    The subject is named by its pseudonym or, as a court order names a person,
+    by ``identify`` (id_type and id_number, or mobile), found through the blind
+    index and never stored; such a lookup is audited whether it finds anyone
+    or not. A retention period needs its end; either kind's end, when given,
+    is in the future. A subject already destroyed has nothing left to hold.
     """
     _check_allowed(actor, "hold.manage")
+    if (subject is None) == (not identify):
+        raise Invalid.field(
+            "subject", "give the subject's pseudonym, or id_type and id_number, or mobile"
+        )
+    cleaned = clean_subject_fields(identify, partial=True) if identify else None
+    if cleaned is not None and not lookup_terms(cleaned):
+        raise Invalid.field("id_number", "give id_type and id_number, or mobile")
     if kind not in HOLD_KINDS:
         raise Invalid.field("kind", f"must be one of {', '.join(HOLD_KINDS)}")
     _check_reason(reason)
@@ -51,6 +73,9 @@ def place_hold(
     if until is not None and aware(until) <= now:
         raise Invalid.field("until", "must be in the future")
     with deps.unit_of_work() as uow:
+        if cleaned is not None:
+            subject = _identified(uow, deps, actor, cleaned, now)
+        assert subject is not None
         if subject_status(uow, subject) == "shredded":
             raise Conflict(f"subject {subject} was deleted; nothing is left to hold")
         hold = LegalHold(
@@ -71,12 +96,35 @@ def place_hold(
                 action="subject.hold",
                 subject=subject,
                 reason=reason,
-                detail={"hold": hold_id, "kind": kind},
+                detail={"hold": hold_id, "kind": kind}
+                | ({"identified_by": sorted(cleaned)} if cleaned else {}),
             ),
             now,
         )
         uow.commit()
         return _view(hold, actor.username, now)
+
+
+def _identified(
+    uow: UnitOfWork, deps: Deps, actor: Actor, cleaned: dict[str, str], now: datetime
+) -> str:
+    """The live subject these ID fields name; a miss is recorded and committed, then a 404."""
+    found = find_duplicate(uow, deps.keys, cleaned)
+    if found is None:
+        record(
+            uow.session,
+            actor,
+            Event(
+                action="subject.lookup",
+                fields=sorted(cleaned),
+                purpose="legal hold",
+                reason="no customer on record matches",
+            ),
+            now,
+        )
+        uow.commit()
+        raise NotFound("no customer on record matches")
+    return found
 
 
 def release_hold(deps: Deps, actor: Actor, hold_id: str, reason: str) -> dict[str, Any]:

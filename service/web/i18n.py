@@ -249,9 +249,15 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "holds.place_submit": ("设立", "Place hold"),
     "holds.subject": ("客户假名", "Customer pseudonym"),
     "holds.subject_hint": (
-        "案件页面显示的 sub_… 编号,或通过证件号码查询得到",
-        "The sub_… id shown on the case page, or found by ID number lookup",
+        "案件页面显示的 sub_… 编号",
+        "The sub_… id shown on the case page",
     ),
+    "holds.or_identify": (
+        "或按法律文书所列证件查找(证件号码不会被保存)",
+        "Or find the customer by the ID document the court order names (the number is not kept)",
+    ),
+    "holds.id_type": ("证件类型", "ID type"),
+    "holds.id_number": ("证件号码", "ID number"),
     "holds.kind": ("类型", "Kind"),
     "holds.until": ("截止日期", "Until"),
     "holds.until_hint": (

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
+from tests.api.conftest import VALID_FORM
+
 
 def test_compliance_places_and_releases_a_hold_with_errors_next_to_the_fields(
     open_session, customer, as_user
@@ -54,6 +56,21 @@ def test_compliance_places_and_releases_a_hold_with_errors_next_to_the_fields(
         "法院协助执行通知书 (2030) 17 号",
         False,
     )
+
+    # A second order names the person by ID number: a wrong check character is refused at the field.
+    page.locator("#hold-id_type").select_option("resident_id")
+    page.locator("#hold-id_number").fill(VALID_FORM["id_number"][:-1] + "1")
+    page.locator("#hold-reason").fill("协助执行通知书 (2031) 3 号")
+    page.locator("#place-button").click()
+    expect(page.locator("#hold-id_number")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#hold-id_number-error")).not_to_be_empty()
+    page.locator("#hold-id_number").fill(VALID_FORM["id_number"])
+    page.locator("#place-button").click()
+    expect(page.locator("#notice")).to_contain_text(f"已对 {customer} 设立保全")
+    expect(page.locator("#hold-id_number")).to_have_value("")
+    active = as_user("auditor").get("/api/v1/holds").body["holds"]
+    second = "协助执行通知书 (2031) 3 号"
+    assert [(h["subject"], h["reason"]) for h in active] == [(customer, second)]
 
 
 def test_an_auditor_sees_holds_but_places_none_and_the_front_desk_has_no_page(

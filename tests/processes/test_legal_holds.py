@@ -16,6 +16,8 @@ from service.access.service import Actor
 from service.audit.models import AuditRecord
 from service.vault.models import DataKey, DeletionCertificate, LegalHold, Subject
 from service.vault.shredding import SHRED_JOB, shred_subject
+from tests.integration.vault.helpers import resident_id
+from tests.processes.conftest import IDENTIFY
 from tests.processes.test_deletion import _approved_by_both, _case
 
 SYSTEM = Actor(0, "system", frozenset({"system"}))
@@ -95,7 +97,7 @@ def test_front_desk_may_not_list_holds(api, customer):
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
-        ({"kind": "legal_hold", "reason": "x"}, "subject", "non-empty string"),
+        ({"kind": "legal_hold", "reason": "x"}, "subject", "pseudonym, or id_type"),
         ({"subject": "SUBJECT", "reason": "x"}, "kind", "non-empty string"),
         ({"subject": "SUBJECT", "kind": "forever", "reason": "x"}, "kind", "legal_hold"),
         ({"subject": "SUBJECT", "kind": "legal_hold", "reason": "  "}, "reason", "non-empty"),
@@ -209,3 +211,53 @@ def test_releasing_the_hold_runs_the_deletion_it_held_up_to_its_certificate(
     gone = compliance.post("/api/v1/holds", COURT | {"subject": customer})
     assert gone.status == 409, gone.body
     assert "deleted" in gone.body["error"]["message"]
+
+
+def test_a_hold_names_the_person_by_id_number_as_the_court_order_does(api, deps, customer):
+    compliance = api("compliance")
+    placed = compliance.post("/api/v1/holds", COURT | IDENTIFY)
+    assert placed.status == 201, placed.body
+    assert placed.body["subject"] == customer
+    with deps.unit_of_work() as uow:
+        (detail,) = uow.session.scalars(
+            select(AuditRecord.detail).where(AuditRecord.action == "subject.hold")
+        ).all()
+        stored = [str(row) for row in uow.session.execute(select(AuditRecord.__table__)).all()]
+    assert detail["identified_by"] == ["id_number", "id_type"]
+    assert not any(IDENTIFY["id_number"] in row for row in stored)
+    assert IDENTIFY["id_number"] not in str(placed.body)
+
+
+def test_an_id_number_nobody_has_is_a_404_recorded_as_a_lookup_and_nothing_held(
+    api, deps, customer
+):
+    stranger = {"id_type": "resident_id", "id_number": resident_id("11010519800101001")}
+    missed = api("compliance").post("/api/v1/holds", COURT | stranger)
+    assert missed.status == 404, missed.body
+    assert _holds(deps) == 0
+    with deps.unit_of_work() as uow:
+        lookups = uow.session.execute(
+            select(AuditRecord.actor, AuditRecord.subject, AuditRecord.purpose).where(
+                AuditRecord.action == "subject.lookup"
+            )
+        ).all()
+    assert [tuple(row) for row in lookups] == [("compliance", None, "legal hold")]
+
+
+@pytest.mark.parametrize(
+    ("identity", "field"),
+    [
+        ({"subject": "SUBJECT"} | IDENTIFY, "subject"),
+        ({}, "subject"),
+        ({"id_type": "resident_id", "id_number": "110105194912310021"}, "id_number"),
+        ({"id_type": "resident_id"}, "id_number"),
+        ({"id_type": "resident_id", "id_number": 110105}, "id_number"),
+    ],
+)
+def test_naming_the_person_wrongly_is_a_422_naming_the_field(api, deps, customer, identity, field):
+    sent = {k: (customer if v == "SUBJECT" else v) for k, v in identity.items()}
+    refused = api("compliance").post("/api/v1/holds", COURT | sent)
+    assert refused.status == 422, refused.body
+    assert [d["field"] for d in refused.body["error"]["details"]] == [field]
+    assert "110105" not in str(refused.body)
+    assert _holds(deps) == 0

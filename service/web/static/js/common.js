@@ -148,6 +148,7 @@ const REASONS_ZH = [
   [/^a retention period needs the date it ends$/, () => "保存期限需要填写截止日期"],
   [/was deleted; nothing is left to hold$/, () => "该客户信息已被删除,无可保全"],
   [/^no subject /, () => "没有该客户记录"],
+  [/^give the subject's pseudonym, or id_type and id_number/, () => "请填写客户假名,或证件类型和号码"],
   [/^hold .* was already released/, () => "该保全已被释放"],
   [/^a user task must name a known form; form is '(.*)'$/, (m) => `用户任务必须引用已有的表单;当前表单为"${m[1]}"`],
 ];

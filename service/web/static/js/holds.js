@@ -68,10 +68,11 @@ async function place(event) {
   hideError();
   clearFieldErrors();
   const form = event.target;
-  const body = {
-    subject: form.subject.value.trim(), kind: form.kind.value,
-    reason: form.reason.value.trim(), until: endOfDay(form.until.value),
-  };
+  const body = { kind: form.kind.value, reason: form.reason.value.trim(), until: endOfDay(form.until.value) };
+  // The pseudonym, or the ID document as a court order names the person (never kept).
+  const idNumber = form.id_number.value.trim();
+  if (form.subject.value.trim() || !idNumber) body.subject = form.subject.value.trim();
+  if (idNumber) Object.assign(body, { id_type: form.id_type.value, id_number: idNumber });
   try {
     const hold = await api("POST", "/holds", body);
     form.reset();
