@@ -11,6 +11,7 @@ from service.api.openapi import STR, op, path_param
 from service.api.request import (
     aware_datetime,
     choice_arg,
+    int_arg,
     json_body,
     optional_str,
     required_str,
@@ -24,7 +25,8 @@ blueprint = Blueprint("holds", __name__, url_prefix="/api/v1")
 def list_holds():
     state = choice_arg("state", "active", holds.HOLD_STATES)
     subject = request.args.get("subject") or None
-    return jsonify({"holds": holds.list_holds(deps(), current_actor(), subject, state)})
+    limit = int_arg("limit", 200, 1, 1000)
+    return jsonify({"holds": holds.list_holds(deps(), current_actor(), subject, state, limit)})
 
 
 @blueprint.post("/holds")
@@ -53,8 +55,8 @@ _KINDS = {"type": "string", "enum": list(holds.HOLD_KINDS)}
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/holds": {
         "get": op(
-            "Legal holds and retention periods: those in force, released, or all; "
-            "?subject= for one subject",
+            "Legal holds and retention periods, newest first: ?state=active (in force, the "
+            "default), released or all; ?subject= for one subject; ?limit= (200, at most 1000)",
             errors=(401, 403, 422),
         ),
         "post": op(

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, or_, select
 
 from service.access.models import User
 from service.access.permissions import PERMISSIONS, allows
@@ -36,6 +36,7 @@ from service.vault.service import (
 from service.vault.shredding import SHRED_JOB, active_holds
 
 HOLD_KINDS = ("legal_hold", "retention")
+HOLD_STATES = ("active", "released", "all")
 REASON_MAX = 200
 
 
@@ -88,7 +89,6 @@ def place_hold(
             until=until,
         )
         uow.session.add(hold)
-        hold_id = hold.id
         record(
             uow.session,
             actor,
@@ -96,7 +96,7 @@ def place_hold(
                 action="subject.hold",
                 subject=subject,
                 reason=reason,
-                detail={"hold": hold_id, "kind": kind}
+                detail={"hold": hold.id, "kind": kind}
                 | ({"identified_by": sorted(cleaned)} if cleaned else {}),
             ),
             now,
@@ -157,9 +157,13 @@ def release_hold(deps: Deps, actor: Actor, hold_id: str, reason: str) -> dict[st
 
 
 def list_holds(
-    deps: Deps, actor: Actor, subject: str | None = None, state: str = "active"
+    deps: Deps,
+    actor: Actor,
+    subject: str | None = None,
+    state: str = "active",
+    limit: int = 200,
 ) -> list[dict[str, Any]]:
-    """Holds, newest first: those in force (`active`), `released` ones, or `all`.
+    """Holds, newest first, at most ``limit``: in force (`active`), `released`, or `all`.
 
     A hold past its date counts as released even before the beat job has
     recorded it. Pseudonyms, kinds and reasons only: no personal data values.
@@ -168,16 +172,18 @@ def list_holds(
     if state not in HOLD_STATES:
         raise Invalid.field("state", f"must be one of {', '.join(HOLD_STATES)}")
     now = deps.now()
-    query = select(LegalHold).order_by(LegalHold.placed_at.desc(), LegalHold.id)
+    in_force = and_(
+        LegalHold.released_at.is_(None), or_(LegalHold.until.is_(None), LegalHold.until > now)
+    )
+    query = select(LegalHold).order_by(LegalHold.placed_at.desc(), LegalHold.id).limit(limit)
+    if state != "all":
+        query = query.where(in_force if state == "active" else not_(in_force))
     if subject is not None:
         query = query.where(LegalHold.subject == subject)
     with deps.db.read_unit_of_work() as uow:
-        holds = [h for h in uow.session.scalars(query) if state == "all" or _state(h, now) == state]
+        holds = list(uow.session.scalars(query))
         names = _usernames(uow, [h.placed_by for h in holds])
         return [_view(h, names.get(h.placed_by), now) for h in holds]
-
-
-HOLD_STATES = ("active", "released", "all")
 
 
 def _state(hold: LegalHold, now: datetime) -> str:

@@ -261,3 +261,17 @@ def test_naming_the_person_wrongly_is_a_422_naming_the_field(api, deps, customer
     assert [d["field"] for d in refused.body["error"]["details"]] == [field]
     assert "110105" not in str(refused.body)
     assert _holds(deps) == 0
+
+
+def test_the_list_is_newest_first_and_limited(api, customer, clock):
+    officer = api("officer")
+    placed = []
+    for n in range(3):
+        reply = officer.post("/api/v1/holds", COURT | {"subject": customer, "reason": f"order {n}"})
+        placed.append(reply.body["id"])
+        clock.advance(minutes=1)
+    listed = officer.get("/api/v1/holds?limit=2").body["holds"]
+    assert [h["id"] for h in listed] == placed[::-1][:2]
+    refused = officer.get("/api/v1/holds?limit=0")
+    assert refused.status == 422
+    assert refused.body["error"]["details"][0]["field"] == "limit"
