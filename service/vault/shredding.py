@@ -43,6 +43,7 @@ from service.audit.service import Event, record, record_many
 from service.db import UnitOfWork
 from service.deps import Deps
 from service.errors import Conflict, NotFound
+from service.notifications import notify_customer
 from service.vault import cache, certificates
 from service.vault.filestore import LocalFileStore
 from service.vault.models import (
@@ -386,7 +387,17 @@ def _resume_and_complete(deps: Deps, ids: list[str]) -> None:
         now = deps.now()
         for request in _locked_requests(uow, ids, "certified"):
             request.state, request.updated_at = "completed", now
+            if request.case_id and _ended_secured_only(uow, request.case_id):
+                # The case told the customer their data was kept under a hold and ended
+                # there; the deletion that ran once the hold was released is news to them.
+                notify_customer(uow, request.subject, "deletion_done", request.case_id, now)
         uow.commit()
+
+
+def _ended_secured_only(uow: UnitOfWork, case_id: str) -> bool:
+    from service.cases.models import Case
+
+    return uow.session.scalar(select(Case.outcome).where(Case.id == case_id)) == "secured_only"
 
 
 def _set_subject_status(uow: UnitOfWork, subject: str, status: str, now: datetime | None) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from service.access.service import Actor
 from service.audit.models import AuditRecord
+from service.notifications import Notification
 from service.vault.models import DataKey, DeletionCertificate, LegalHold, Subject
 from service.vault.shredding import SHRED_JOB, shred_subject
 from tests.integration.vault.helpers import resident_id
@@ -50,6 +51,17 @@ def _run_shred_job(deps, job: dict) -> None:
         request = uow.session.get_one(DeletionRequest, job["request_id"])
         subject, case_id = request.subject, request.case_id
     shred_subject(deps, SYSTEM, subject, case_id, job["request_id"])
+
+
+def _notices(deps, case_id: str) -> list[str]:
+    with deps.unit_of_work() as uow:
+        return list(
+            uow.session.scalars(
+                select(Notification.template)
+                .where(Notification.case_id == case_id)
+                .order_by(Notification.id)
+            )
+        )
 
 
 def _status(deps, subject: str) -> str:
@@ -207,6 +219,10 @@ def test_releasing_the_hold_runs_the_deletion_it_held_up_to_its_certificate(
     with deps.unit_of_work() as uow:
         assert uow.keystore.get(DataKey, customer) is None
         assert uow.session.scalar(select(func.count()).select_from(DeletionCertificate)) == 1
+    # Told first that the data is kept under a hold, the customer now hears it is deleted, once.
+    assert _notices(deps, case_id) == ["deletion_held", "deletion_done"]
+    _run_shred_job(deps, jobs[1])  # a redelivered job
+    assert _notices(deps, case_id) == ["deletion_held", "deletion_done"]
 
     gone = compliance.post("/api/v1/holds", COURT | {"subject": customer})
     assert gone.status == 409, gone.body
