@@ -16,10 +16,7 @@ function recordsTable(records) {
 async function search(event) {
   if (event) event.preventDefault();
   hideError();
-  const params = new URLSearchParams();
-  for (const input of document.querySelectorAll("#audit-search [name]")) {
-    if (input.value.trim()) params.set(input.name, input.value.trim());
-  }
+  const params = filterParams("#audit-search");
   params.set("limit", "200");
   try {
     const reply = await api("GET", `/audit/records?${params}`);

@@ -72,6 +72,15 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// A filter form's filled-in fields as query parameters.
+function filterParams(formSelector) {
+  const params = new URLSearchParams();
+  for (const input of document.querySelectorAll(`${formSelector} [name]`)) {
+    if (input.value.trim()) params.set(input.name, input.value.trim());
+  }
+  return params;
+}
+
 function formatTime(iso) {
   if (!iso) return "";
   const date = new Date(iso);

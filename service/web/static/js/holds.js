@@ -30,10 +30,7 @@ function holdsTable(holds) {
 async function load(event) {
   if (event) event.preventDefault();
   hideError();
-  const params = new URLSearchParams();
-  for (const input of document.querySelectorAll("#hold-filter [name]")) {
-    if (input.value.trim()) params.set(input.name, input.value.trim());
-  }
+  const params = filterParams("#hold-filter");
   try {
     const reply = await api("GET", `/holds?${params}`);
     document.getElementById("holds").replaceChildren(holdsTable(reply.holds));
