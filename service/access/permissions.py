@@ -78,9 +78,10 @@ PROCEDURE_STARTERS: dict[str, frozenset[str]] = {
     "procedure_review": frozenset({"process_owner"}),
 }
 
-# Permissions whose use touches personal data: the training gate applies to them.
+# Permissions whose use touches personal data: the training gate applies to them
+# (placing a hold may look a person up by ID number).
 PERSONAL_DATA_PERMISSIONS = frozenset(
-    {"task.read", "task.work", "subject.read", "subject.read_unmasked"}
+    {"task.read", "task.work", "subject.read", "subject.read_unmasked", "hold.manage"}
 )
 
 # Section 5: staff who handle the data are trained regularly on the law.

@@ -17,6 +17,7 @@ from service.audit.models import AuditRecord
 from service.notifications import Notification
 from service.vault.models import DataKey, DeletionCertificate, LegalHold, Subject
 from service.vault.shredding import SHRED_JOB, shred_subject
+from tests.conftest import add_user
 from tests.integration.vault.helpers import resident_id
 from tests.processes.conftest import IDENTIFY
 from tests.processes.test_deletion import _approved_by_both, _case
@@ -291,3 +292,18 @@ def test_the_list_is_newest_first_and_limited(api, customer, clock):
     refused = officer.get("/api/v1/holds?limit=0")
     assert refused.status == 422
     assert refused.body["error"]["details"][0]["field"] == "limit"
+
+
+def test_a_data_officer_whose_training_lapsed_sees_holds_but_places_none(
+    api, deps, customer, clock
+):
+    add_user(deps, "lapsed_officer", ["data_officer"], trained_days=10)
+    clock.advance(days=11)
+    officer = api("lapsed_officer")
+    assert officer.get("/api/v1/holds").status == 200
+    refused = officer.post("/api/v1/holds", COURT | IDENTIFY)
+    assert refused.status == 403, refused.body
+    assert refused.body["error"]["message"].startswith("training personal_data_protection expired")
+    assert _holds(deps) == 0
+    assert [actor for actor, _, _ in _records(deps, "access.training_gate")] == ["lapsed_officer"]
+    assert _records(deps, "subject.lookup") == []
