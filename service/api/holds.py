@@ -20,6 +20,9 @@ from service.vault import holds
 
 blueprint = Blueprint("holds", __name__, url_prefix="/api/v1")
 
+# The fields that name a person the way a court order does (instead of the pseudonym).
+IDENTIFY = ("id_type", "id_number", "mobile")
+
 
 @blueprint.get("/holds")
 def list_holds():
@@ -33,16 +36,13 @@ def list_holds():
 def place_hold():
     body = json_body()
     subject = optional_str(body, "subject", 40)
-    # Or the person as a court order names them: looked up through the blind index, never kept.
+    # Looked up through the blind index, never kept.
     identify = {name: required_str(body, name, 64) for name in IDENTIFY if name in body}
     kind = required_str(body, "kind", 16)
     reason = required_str(body, "reason", holds.REASON_MAX)
     until = aware_datetime(body, "until") if body.get("until") is not None else None
     placed = holds.place_hold(deps(), current_actor(), subject, kind, reason, until, identify)
     return jsonify(placed), 201
-
-
-IDENTIFY = ("id_type", "id_number", "mobile")
 
 
 @blueprint.post("/holds/<hold_id>/release")
