@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from service import ops
 from service.api import API_MODULES
@@ -22,6 +24,8 @@ def create_app(settings: Settings | None = None, deps: Deps | None = None) -> Fl
     check_migrated(deps.db)
     load_reference_tables()
     app = Flask(__name__, static_folder=None)
+    # Before any route is added: a number the column cannot hold matches no route (a 404).
+    app.url_map.converters.update(int=IntegerIdConverter, bigint=BigIntegerIdConverter)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
@@ -37,6 +41,26 @@ def create_app(settings: Settings | None = None, deps: Deps | None = None) -> Fl
     register_error_handlers(app)
     ops.init_app(app)
     return app
+
+
+class IntegerIdConverter(IntegerConverter):
+    """``<int:...>`` as an INTEGER column holds it: a larger number is no such URL, not a 500.
+
+    The database refuses a number past its column's range with an error, which
+    would otherwise surface as an internal error for something a user can type.
+    """
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
+class BigIntegerIdConverter(IntegerIdConverter):
+    """``<bigint:...>`` for BIGINT columns (audit sequence numbers, checkpoints)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _publisher(settings: Settings):

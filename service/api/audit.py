@@ -71,7 +71,7 @@ def list_checkpoints():
     return jsonify(result)
 
 
-@blueprint.get("/audit/records/<int:seq>/proof")
+@blueprint.get("/audit/records/<bigint:seq>/proof")
 @authenticated
 def inclusion_proof(seq: int):
     given = request.args.get("checkpoint")
@@ -79,7 +79,7 @@ def inclusion_proof(seq: int):
     return jsonify(checkpoints.inclusion(deps(), current_actor(), seq, n))
 
 
-@blueprint.get("/audit/checkpoints/<int:n>/consistency")
+@blueprint.get("/audit/checkpoints/<bigint:n>/consistency")
 @authenticated
 def consistency_proof(n: int):
     if request.args.get("from") is None:
