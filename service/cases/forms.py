@@ -11,6 +11,7 @@ from jsonschema.exceptions import ValidationError
 from service.errors import Invalid
 
 _validators: dict[str, Draft202012Validator] = {}
+_within: dict[str, dict[str, str]] = {}
 
 
 def validate_form(schema: dict[str, Any], data: Any, cache_key: str | None = None) -> None:
@@ -20,6 +21,43 @@ def validate_form(schema: dict[str, Any], data: Any, cache_key: str | None = Non
     errors = sorted(_validator(schema, cache_key).iter_errors(data), key=lambda e: list(e.path))
     if errors:
         raise Invalid("form data failed validation", details=[_detail(e) for e in errors])
+
+
+def within_rules(schema: dict[str, Any], cache_key: str | None = None) -> dict[str, str]:
+    """Array fields whose items must come from a list already in the case's data.
+
+    ``"x-within": "fields"`` on an array property means every item answered
+    must be one of the case's ``fields`` (a reviewer may narrow a request,
+    never widen it). Empty for most forms, so the check costs nothing there.
+    """
+    key = cache_key or json.dumps(schema, sort_keys=True)
+    rules = _within.get(key)
+    if rules is None:
+        properties = schema.get("properties", {})
+        rules = _within[key] = {
+            name: prop["x-within"]
+            for name, prop in properties.items()
+            if isinstance(prop, dict) and isinstance(prop.get("x-within"), str)
+        }
+    return rules
+
+
+def check_within(rules: dict[str, str], data: dict[str, Any], case_data: dict[str, Any]) -> None:
+    """Raise Invalid naming each answer with items outside the case's list it is bound to."""
+    details = []
+    for name, source in rules.items():
+        answered = data.get(name)
+        if not isinstance(answered, list):
+            continue
+        allowed = case_data.get(source)
+        allowed = set(allowed) if isinstance(allowed, list) else set()
+        outside = sorted({str(item) for item in answered if item not in allowed})
+        if outside:
+            details.append(
+                {"field": name, "reason": f"may only include items of {source}; not {outside}"}
+            )
+    if details:
+        raise Invalid("form data failed validation", details=details)
 
 
 def split_fields(

@@ -21,7 +21,7 @@ from service.access.service import REVIEW_ROLES, Actor
 from service.audit.service import Event, Refusal, record, records_refusals
 from service.cases import duties
 from service.cases.deadlines import due_date
-from service.cases.forms import validate_form
+from service.cases.forms import check_within, validate_form, within_rules
 from service.cases.models import Case, Task, lock_case
 from service.cases.personal import take_personal_data
 from service.cases.tasks import COMPLETED_TASKS, due_at, task_summary
@@ -190,6 +190,9 @@ def complete_task(deps: Deps, actor: Actor, task_id: str, data: dict[str, Any]) 
         run = deps.engine.resume(diagram, case.id, case.state)
         context = ConnectorContext(uow, deps, case.id, case.subject, now, actor)
         try:
+            within = within_rules(schema, f"{version.content_hash}:{task.form}")
+            if within:
+                check_within(within, data, run.task_data(task_id))
             run.complete(task_id, task_data, context)
         except TaskNotReady:
             raise Conflict(f"task {task_id} is no longer ready") from None

@@ -202,6 +202,10 @@ class Run:
     def ready_tasks(self) -> list[HumanTask]:
         return [self._human_task(t) for t in self._tasks(TaskState.READY) if t.task_spec.manual]
 
+    def task_data(self, task_id: str) -> dict:
+        """A copy of the data a READY human task sees (the case's data at that step)."""
+        return dict(self._ready_human_task(task_id).data)
+
     def complete(self, task_id: str, data: dict, ctx: Any) -> None:
         """Complete a READY human task with its form data and run to the next wait."""
         task = self._ready_human_task(task_id)

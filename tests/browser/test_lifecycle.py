@@ -128,6 +128,8 @@ def test_a_query_ticks_fields_and_the_reviewer_approves_fewer(
     expect(page.locator(".card", has=page.locator("#casedata-head"))).to_contain_text(
         words["requested"]
     )
+    # Only the three fields the request asked for are offered ("x-within": "fields").
+    expect(page.locator("#field-approved_fields input")).to_have_count(3)
     page.locator("#field-decision").select_option("approve")
     page.locator("#complete-button").click()
     # Approving needs the approved fields (the schema's if/then), shown on the group.

@@ -134,3 +134,26 @@ def test_overdue_query_review_shows_as_overdue_first(api, deps, clock, customer,
     tasks = api("reviewer").get("/api/v1/tasks?scope=claimable&procedure=query").body["tasks"]
     assert [t["case_id"] for t in tasks][0] == first
     assert all(t["due_at"] for t in tasks)
+
+
+def test_the_reviewer_may_narrow_the_fields_but_never_widen_them(api, deps, customer, more_users):
+    dept, reviewer = api("dept"), api("reviewer")
+    case = dept.start("query")
+    asked = REQUEST | {"fields": ["mobile"]}
+    assert dept.complete(dept.task_of(case["id"], "file_query_request"), asked).status == 200
+    task_id = reviewer.task_of(case["id"], "review_query")
+    widened = reviewer.complete(
+        task_id, {"decision": "approve", "approved_fields": ["mobile", "id_number", "address"]}
+    )
+    assert widened.status == 422, widened.body
+    assert widened.body["error"]["details"] == [
+        {
+            "field": "approved_fields",
+            "reason": "may only include items of fields; not ['address', 'id_number']",
+        }
+    ]
+    assert dept.get("/api/v1/grants").body["grants"] == []
+    assert reviewer.get(f"/api/v1/cases/{case['id']}").body["status"] == "running"
+    done = reviewer.complete(task_id, {"decision": "approve", "approved_fields": ["mobile"]})
+    assert done.status == 200, done.body
+    assert [g["fields"] for g in dept.get("/api/v1/grants").body["grants"]] == [["mobile"]]

@@ -69,8 +69,24 @@ function claimButtons(task) {
     } });
 }
 
+// A choice bound to a list in the case's data ("x-within") offers only that list's items:
+// a reviewer narrows a request, never widens it (the server refuses the rest too).
+function narrowed(schema, caseData) {
+  const props = schema.properties || {};
+  const bound = Object.entries(props).filter(([, prop]) => typeof prop["x-within"] === "string"
+    && prop.items && Array.isArray(prop.items.enum) && Array.isArray(caseData[prop["x-within"]]));
+  if (!bound.length) return schema;
+  const copy = { ...schema, properties: { ...props } };
+  for (const [name, prop] of bound) {
+    const allowed = caseData[prop["x-within"]];
+    copy.properties[name] = { ...prop,
+      items: { ...prop.items, enum: prop.items.enum.filter((value) => allowed.includes(value)) } };
+  }
+  return copy;
+}
+
 function formSection(task) {
-  const schema = task.form_schema || { type: "object", properties: {} };
+  const schema = narrowed(task.form_schema || { type: "object", properties: {} }, task.case_data || {});
   const canAct = ["open", "claimed"].includes(task.status) && DS.user.roles.includes(task.role);
   const fields = el("div", { class: "fields" });
   SchemaForm.render(fields, schema);
