@@ -79,9 +79,10 @@ PROCEDURE_STARTERS: dict[str, frozenset[str]] = {
 }
 
 # Permissions whose use touches personal data: the training gate applies to them
-# (placing a hold may look a person up by ID number).
+# (placing a hold may look a person up by ID number; a grant shows values in clear).
 PERSONAL_DATA_PERMISSIONS = frozenset(
     {"task.read", "task.work", "subject.read", "subject.read_unmasked", "hold.manage"}
+    | {"grant.use"}
 )
 
 # Section 5: staff who handle the data are trained regularly on the law.

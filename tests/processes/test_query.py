@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from service.audit.models import AuditRecord
+from tests.conftest import add_user
 from tests.processes.conftest import IDENTIFY, actions
 
 REQUEST = {
@@ -157,3 +161,31 @@ def test_the_reviewer_may_narrow_the_fields_but_never_widen_them(api, deps, cust
     done = reviewer.complete(task_id, {"decision": "approve", "approved_fields": ["mobile"]})
     assert done.status == 200, done.body
     assert [g["fields"] for g in dept.get("/api/v1/grants").body["grants"]] == [["mobile"]]
+
+
+def test_staff_whose_training_lapsed_read_nothing_through_their_grant(api, deps, clock, customer):
+    add_user(deps, "dept_lapsing", ["department_staff"], trained_days=0.5)
+    dept, reviewer = api("dept_lapsing"), api("reviewer")
+    case = dept.start("query")
+    assert dept.complete(dept.task_of(case["id"], "file_query_request"), REQUEST).status == 200
+    approve = {"decision": "approve", "approved_fields": ["mobile"]}
+    assert reviewer.complete(reviewer.task_of(case["id"], "review_query"), approve).status == 200
+    (grant,) = dept.get("/api/v1/grants").body["grants"]
+    clock.advance(hours=13)  # the grant lasts 24 hours; the training ran out after 12
+    refused = dept.post(f"/api/v1/grants/{grant['id']}/read")
+    assert refused.status == 403, refused.body
+    assert refused.body["error"]["message"].startswith("training personal_data_protection expired")
+    by_them = [
+        (action, outcome)
+        for actor, action, outcome in _all_actions(deps)
+        if actor == "dept_lapsing" and action.startswith(("access.", "subject.read"))
+    ]
+    assert by_them == [("access.training_gate", "refused")]  # nothing was read
+
+
+def _all_actions(deps) -> list[tuple[str, str, str]]:
+    with deps.unit_of_work() as uow:
+        rows = uow.session.execute(
+            select(AuditRecord.actor, AuditRecord.action, AuditRecord.outcome)
+        ).all()
+    return [tuple(row) for row in rows]
