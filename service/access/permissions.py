@@ -42,6 +42,7 @@ PERMISSIONS: dict[str, str] = {
     "grant.use": "read a customer's data through a grant of an approved query request",
     "hold.read": "see legal holds and retention periods on subjects",
     "hold.manage": "place and release legal holds and retention periods on subjects",
+    "certificate.read": "read signed deletion certificates",
 }
 
 _WORK = frozenset({"procedure.read", "case.read", "task.read", "task.work", "break_glass.use"})
@@ -53,16 +54,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "reviewer": _WORK | {"subject.read", "subject.read_unmasked"},
     "data_officer": _WORK
     | {"case.start", "subject.read", "subject.read_unmasked", "case.extend"}
-    | {"hold.read", "hold.manage"},
+    | {"hold.read", "hold.manage", "certificate.read"},
     "supervisor": _WORK | {"subject.read", "subject.read_unmasked", "case.extend"},
     "process_owner": (_WORK - {"break_glass.use"})
     | {"case.start", "version.read", "version.draft", "version.publish", "review.start"},
     "compliance": _OVERSIGHT
     | {"task.read", "task.work", "subject.read", "version.review", "version.publish"}
     | {"review.start"}
-    | {"audit.read", "audit.verify", "training.manage", "hold.read", "hold.manage"},
+    | {"audit.read", "audit.verify", "training.manage", "hold.read", "hold.manage"}
+    | {"certificate.read"},
     "auditor": _OVERSIGHT
-    | {"task.read", "subject.read", "audit.read", "audit.verify", "hold.read"},
+    | {"task.read", "subject.read", "audit.read", "audit.verify", "hold.read"}
+    | {"certificate.read"},
     "admin": frozenset(
         {"procedure.read", "users.admin", "training.manage", "compliance.report"}
         | {"audit.read", "audit.verify", "ops.read", "version.read"}
@@ -136,6 +139,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "holds.list_holds": "hold.read",
     "holds.place_hold": "hold.manage",
     "holds.release_hold": "hold.manage",
+    "holds.show_certificate": "certificate.read",
     # audit trail (service/api/audit.py)
     "audit.search": "audit.read",
     "audit.export": "audit.read",

@@ -1,4 +1,7 @@
-"""Legal holds and retention periods on a subject: list, place, release (service/vault/holds.py)."""
+"""After a deletion request: legal holds (list, place, release) and the deletion certificates.
+
+The use cases are service/vault/holds.py and service/vault/certificates.py.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from service.api.request import (
     optional_str,
     required_str,
 )
-from service.vault import holds
+from service.vault import certificates, holds
 
 blueprint = Blueprint("holds", __name__, url_prefix="/api/v1")
 
@@ -49,6 +52,11 @@ def place_hold():
 def release_hold(hold_id: str):
     reason = required_str(json_body(), "reason", holds.REASON_MAX)
     return jsonify(holds.release_hold(deps(), current_actor(), hold_id, reason))
+
+
+@blueprint.get("/certificates/<certificate_id>")
+def show_certificate(certificate_id: str):
+    return jsonify(certificates.show(deps(), current_actor(), certificate_id))
 
 
 _KINDS = {"type": "string", "enum": list(holds.HOLD_KINDS)}
@@ -87,5 +95,14 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             errors=(401, 403, 404, 409, 422),
         ),
         "parameters": path_param("hold_id"),
+    },
+    "/api/v1/certificates/{certificate_id}": {
+        "get": op(
+            "A signed deletion certificate: what was destroyed, when and why, with the "
+            "server's check of its signature (check it offline with `datasteward certificates "
+            "verify`)",
+            errors=(401, 403, 404),
+        ),
+        "parameters": path_param("certificate_id"),
     },
 }

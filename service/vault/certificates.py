@@ -16,9 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
+from service.access.permissions import PERMISSIONS, allows
 from service.access.service import Actor
 from service.audit.service import Event, record_many
 from service.deps import Deps
+from service.errors import Forbidden, NotFound
 from service.signing import load_signing_key
 from service.vault.models import DeletionCertificate, DeletionRequest
 
@@ -100,14 +102,55 @@ def ids_for_requests(deps: Deps, request_ids: list[str]) -> dict[str, str]:
         return _existing_for(uow.session, request_ids)
 
 
-def show(deps: Deps, certificate_id: str) -> dict[str, Any]:
-    with deps.unit_of_work() as uow:
-        row = uow.session.get_one(DeletionCertificate, certificate_id)
+def show(deps: Deps, actor: Actor, certificate_id: str) -> dict[str, Any]:
+    """A certificate as issued, for compliance and auditors, with the server's own check.
+
+    ``body`` is the signed document; its canonical JSON (`canonical`) is what
+    ``signature`` covers, so the reply can be checked offline
+    (`datasteward certificates verify`) against the service's public key.
+    """
+    if "system" not in actor.roles and not allows(actor.roles, "certificate.read", actor.scopes):
+        raise Forbidden(f"not allowed to {PERMISSIONS['certificate.read']}")
+    with deps.db.read_unit_of_work() as uow:
+        row = uow.session.get(DeletionCertificate, certificate_id)
+        if row is None:
+            raise NotFound(f"no deletion certificate {certificate_id}")
         return {
+            "id": row.id,
             "body": json.loads(row.body),
             "signature": row.signature.hex(),
             "public_key": row.public_key.hex(),
+            "verified": verify(row.body, row.signature, row.public_key),
         }
+
+
+def check_document(document: Any, expected_key: bytes) -> list[str]:
+    """Problems with a certificate as `show` serves it, checked offline; empty when it holds.
+
+    The signature must be over the body's canonical JSON, by the key the
+    certificate names, and that key must be the one ``expected_key`` gives
+    (the service's public key, raw bytes): a certificate signed by any other
+    key proves nothing.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("body"), dict):
+        return ["not a certificate as the API serves it: no body object"]
+    try:
+        body = canonical(document["body"])
+        signature = bytes.fromhex(document["signature"])
+        public_key = bytes.fromhex(document["public_key"])
+    except (TypeError, KeyError, ValueError) as error:
+        return [f"not a certificate as the API serves it: {type(error).__name__}: {error}"]
+    problems = []
+    if document["body"].get("format") != FORMAT:
+        problems.append(f"unknown format {document['body'].get('format')!r}")
+    if public_key != expected_key:
+        problems.append("signed by a key that is not the service's public key")
+    try:
+        if not verify(body, signature, public_key):
+            problems.append("the signature does not match the certificate's content")
+    except ValueError as error:  # a key or signature of the wrong length
+        problems.append(f"the signature cannot be checked: {error}")
+    return problems
 
 
 def verify(body: str, signature: bytes, public_key: bytes) -> bool:

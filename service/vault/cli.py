@@ -1,4 +1,7 @@
-"""`datasteward keys`: rotate the key-encryption key, show key status, retire old versions."""
+"""`datasteward keys`: rotate the key-encryption key, show key status, retire old versions.
+
+`datasteward certificates verify`: check a deletion certificate offline.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +29,49 @@ def register(subparsers: Any) -> None:
     retire = sub.add_parser("retire", help="remove a KEK version no data key uses any more")
     retire.add_argument("version", type=int)
     retire.set_defaults(handler=cmd_retire)
+
+    certs = subparsers.add_parser("certificates", help="deletion certificates: verify offline")
+    verify = certs.add_subparsers().add_parser(
+        "verify", help="check a certificate as GET /api/v1/certificates/{id} serves it"
+    )
+    verify.add_argument("file", help="the certificate's JSON")
+    verify.add_argument(
+        "--public-key",
+        metavar="PEM",
+        help="the service's public key (`datasteward audit public-key`); default: this install's",
+    )
+    verify.set_defaults(handler=cmd_verify_certificate)
+
+
+def cmd_verify_certificate(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from service.audit.checkpoint import public_key_from_pem
+    from service.signing import load_signing_key
+    from service.vault.certificates import check_document
+
+    if args.public_key:
+        key = public_key_from_pem(Path(args.public_key).read_bytes())
+    else:
+        key = load_signing_key(settings).public_key()
+    try:
+        document = json.loads(Path(args.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"FAIL cannot read {args.file}: {error}", file=sys.stderr)
+        return 1
+    problems = check_document(document, key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+    for problem in problems:
+        print(f"FAIL {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    body = document["body"]
+    print(
+        f"OK certificate {body['certificate_id']}: subject {body['subject']} deleted, "
+        f"issued {body['issued_at']}"
+    )
+    return 0
 
 
 def cli_actor() -> Actor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 
 from service.access.service import Actor
@@ -152,3 +154,54 @@ def test_reviewer_cannot_also_give_the_second_approval(api, deps, customer, more
     assert "separation of duties" in refused.body["error"]["message"]
     assert ("review_officer", "task.complete", "refused") in actions(deps, case["id"])
     assert _case(deps, case["id"]) == ("running", None)
+
+
+def test_the_deletion_certificate_is_served_to_oversight_and_checks_offline(
+    api, deps, settings, customer, more_users, tmp_path, capsys
+):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from service.cli import main
+    from service.signing import public_key_pem
+
+    case_id = _approved_by_both(api)
+    _run_published_job(deps)
+    with deps.unit_of_work() as uow:
+        (certificate_id,) = uow.session.scalars(select(DeletionCertificate.id)).all()
+    path = f"/api/v1/certificates/{certificate_id}"
+    for who in ("auditor", "compliance", "officer"):
+        shown = api(who).get(path)
+        assert shown.status == 200, (who, shown.body)
+        assert shown.body["verified"] is True
+        assert (shown.body["body"]["subject"], shown.body["body"]["case_id"]) == (customer, case_id)
+    assert api("frontdesk").get(path).status == 403
+    assert api("auditor").get("/api/v1/certificates/nope").status == 404
+
+    document = api("auditor").get(path).body
+    service_key = tmp_path / "service.pem"
+    service_key.write_bytes(public_key_pem(settings))
+    other_key = tmp_path / "other.pem"
+    other_key.write_bytes(
+        Ed25519PrivateKey.generate()
+        .public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+
+    def verify(doc, key) -> tuple[int, str]:
+        file = tmp_path / "certificate.json"
+        file.write_text(json.dumps(doc), encoding="utf-8")
+        code = main(["certificates", "verify", str(file), "--public-key", str(key)])
+        out = capsys.readouterr()
+        return code, out.out + out.err
+
+    code, said = verify(document, service_key)
+    assert code == 0 and f"OK certificate {certificate_id}" in said, said
+    forged = json.loads(json.dumps(document))
+    forged["body"]["subject"] = "sub_someone_else"
+    code, said = verify(forged, service_key)
+    assert code == 1 and "signature does not match" in said, said
+    code, said = verify(document, other_key)
+    assert code == 1 and "not the service's public key" in said, said
+    code, said = verify({"body": "x"}, service_key)
+    assert code == 1 and "no body object" in said, said

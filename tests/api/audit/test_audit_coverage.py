@@ -74,6 +74,9 @@ EXPECTED: dict[str, str] = {
     "holds.list_holds": NOT_AUDITED("pseudonyms, kinds and reasons of holds; no personal data"),
     "holds.place_hold": "subject.hold",
     "holds.release_hold": "subject.hold_released",
+    "holds.show_certificate": NOT_AUDITED(
+        "a signed statement of a deletion: pseudonym, ids and field names, no values"
+    ),
     # requests: case lifecycle and query grants
     "requests.withdraw": "case.withdraw",
     "requests.extend": "case.extend",

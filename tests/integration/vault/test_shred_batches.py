@@ -120,7 +120,7 @@ def test_a_key_is_gone_from_the_key_store_files_before_its_certificate_even_afte
     keystore = Path(str(deps.db.keystore_engine.url.database))
     for path in (keystore, keystore.with_name(keystore.name + "-wal")):
         assert not path.exists() or wrapped not in path.read_bytes(), path.name
-    body = certificates.show(deps, certificate_id)["body"]
+    body = certificates.show(deps, SYSTEM, certificate_id)["body"]
     assert body["destroyed"]["data_key"]["purged_from_key_store"] is True
 
 
