@@ -25,6 +25,7 @@ from service.access.service import (
 )
 from service.access.throttle import throttle_for
 from service.audit.service import Event, Refusal, record, records_refusals
+from service.cases.models import Task
 from service.clock import aware
 from service.deps import Deps
 from service.errors import Invalid, NotFound
@@ -127,7 +128,7 @@ def _replace_roles(
 
 @records_refusals
 def lock_user(deps: Deps, actor: Actor, user_id: int, reason: str) -> None:
-    """Lock an account: it cannot log in, and every token it holds is revoked."""
+    """Lock an account: it cannot log in, every token it holds is revoked, its claims released."""
     reason = reason.strip()
     if not reason:
         raise Invalid.field("reason", "say why the account is locked")
@@ -143,7 +144,18 @@ def lock_user(deps: Deps, actor: Actor, user_id: int, reason: str) -> None:
             .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
-        event = Event("user.lock", reason=reason[:500], detail={"user_id": user_id})
+        # Its claimed tasks go back to their lanes: nobody else could take them otherwise.
+        released = (
+            uow.session.connection()
+            .execute(
+                update(Task)
+                .where(Task.assignee_id == user_id, Task.status == "claimed")
+                .values(status="open", assignee_id=None)
+            )
+            .rowcount
+        )
+        detail = {"user_id": user_id, "tasks_released": released}
+        event = Event("user.lock", reason=reason[:500], detail=detail)
         record(uow.session, actor, event, now)
         uow.commit()
 

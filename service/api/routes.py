@@ -16,7 +16,7 @@ from service.api.auth import (
     deps,
 )
 from service.api.openapi import STR, obj, op, path_param
-from service.api.request import choice_arg, int_arg, json_body, required_str
+from service.api.request import choice_arg, int_arg, json_body, optional_str, required_str
 from service.cases import queries
 from service.cases import service as cases
 from service.definitions.service import list_procedures
@@ -121,7 +121,9 @@ def claim(task_id: str):
 @api.post("/tasks/<task_id>/unclaim")
 @authenticated
 def unclaim(task_id: str):
-    return jsonify(cases.unclaim_task(deps(), current_actor(), task_id))
+    # A supervisor releasing someone else's claim says why: {"reason": "..."}.
+    reason = optional_str(json_body(), "reason", 500) if request.get_data() else None
+    return jsonify(cases.unclaim_task(deps(), current_actor(), task_id, reason))
 
 
 @api.post("/tasks/<task_id>/complete")
@@ -175,8 +177,22 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
         | {"parameters": path_param("task_id")}
     },
     "/api/v1/tasks/{task_id}/unclaim": {
-        "post": op("Release a claimed task", errors=(401, 404, 409))
-        | {"parameters": path_param("task_id")}
+        "post": op(
+            "Release a claimed task: your own, or (supervisors, with a reason) one someone "
+            "else holds",
+            errors=(401, 403, 404, 409, 422),
+        )
+        | {
+            "parameters": path_param("task_id"),
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {"type": "object", "properties": {"reason": {"type": "string"}}}
+                    }
+                },
+            },
+        }
     },
     "/api/v1/tasks/{task_id}/complete": {
         "post": op(

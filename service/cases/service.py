@@ -32,7 +32,7 @@ from service.definitions.models import ProcedureVersion
 from service.definitions.service import compile_version, published_version
 from service.deps import ConnectorContext, Deps
 from service.engine import SERIALIZER_VERSION, SPIFF_VERSION, CompiledDiagram, Run, TaskNotReady
-from service.errors import Conflict, Forbidden, NotFound
+from service.errors import Conflict, Forbidden, Invalid, NotFound
 from service.vault import proofs
 from service.vault import service as vault
 
@@ -150,16 +150,39 @@ def claim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
         return task_summary(task)
 
 
-def unclaim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
+@records_refusals
+def unclaim_task(
+    deps: Deps, actor: Actor, task_id: str, reason: str | None = None
+) -> dict[str, Any]:
+    """Put a claimed task back in its lane: the claimer's own, or anyone's by a supervisor.
+
+    A supervisor releases a task someone else holds (absent, on leave, gone)
+    with a reason, within their scope; the record names whom it was taken from.
+    """
     now = deps.now()
     with deps.unit_of_work() as uow:
         task, case, version_hash = _load_for_update(uow.session, task_id)
-        if task.status != "claimed" or task.assignee_id != actor.id:
-            raise Conflict(f"task {task_id} is not claimed by you")
+        if task.status != "claimed":
+            raise Conflict(f"task {task_id} is {task.status}, not claimed")
+        extra: dict[str, Any] = {}
+        if task.assignee_id != actor.id:
+            if SUPERVISOR not in actor.roles:
+                raise Conflict(f"task {task_id} is not claimed by you")
+            if reason is None or not reason.strip():
+                raise Invalid.field("reason", "say why you release a task someone else holds")
+            try:
+                duties.check_scope(uow.session, actor, SUPERVISOR, case)
+            except Forbidden as refusal:
+                message = refusal.message
+                raise refused("task.unclaim", task=task, case=case, reason=message) from None
+            extra = {"reason": reason.strip(), "detail": {"released_from": task.assignee_id}}
         _set_task(uow.session, task, status="open", assignee_id=None)
-        record(uow.session, actor, _event("task.unclaim", case, version_hash, task), now)
+        record(uow.session, actor, _event("task.unclaim", case, version_hash, task, **extra), now)
         uow.commit()
         return task_summary(task)
+
+
+SUPERVISOR = "supervisor"
 
 
 @records_refusals

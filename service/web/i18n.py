@@ -238,6 +238,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit.filter_actor": ("操作人", "Who"),
     "audit.filter_case": ("案件编号", "Case id"),
     "audit.empty": ("没有记录", "No records"),
+    "case.release": ("收回任务", "Take back"),
+    "case.release_reason": ("收回原因", "Reason for taking it back"),
+    "case.released": ("任务已放回,可由同岗位其他人领取", "The task is back in its lane for others"),
     "holds.title": ("法律保全与保存期限", "Legal holds and retention periods"),
     "holds.intro": (
         "处于法律保全或保存期限内的客户信息只存储和采取安全保护措施,不会被删除;"
