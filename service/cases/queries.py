@@ -18,6 +18,7 @@ from service.definitions.service import compile_version
 from service.deps import Deps
 from service.engine import Run
 from service.errors import Forbidden, NotFound
+from service.vault import changes
 from service.vault import service as vault
 
 OVERSIGHT_ROLES = frozenset({"compliance", "auditor", "admin"})
@@ -62,9 +63,10 @@ def show_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
         view["case_data"] = _case_data(deps, version, case)
         view["subject_fields"] = None
         if case.subject and vault.subject_status(uow, case.subject) != "shredded":
-            view["subject_fields"], view["subject_masked"] = _subject_view(
-                uow, deps, actor, task, case, case.subject, version
-            )
+            shown = _subject_view(uow, deps, actor, task, case, case.subject, version)
+            view["subject_fields"], view["subject_masked"], requested = shown
+            if requested is not None:
+                view["requested_values"] = requested
         uow.commit()
         return view
 
@@ -113,13 +115,21 @@ def _subject_view(
     case: Case,
     subject: str,
     version: ProcedureVersion,
-) -> tuple[dict[str, str], bool]:
+) -> tuple[dict[str, str], bool, dict[str, str] | None]:
+    """(the subject's values, whether masked, the values a pending change asks for or None).
+
+    The reviewer who may decide the step sees both in clear (they check the
+    change is genuine against the record and the proof), in one audited read;
+    anyone else sees both masked.
+    """
+    requested = changes.pending_values(uow, deps.keys, case.id, subject)
     if task.lane in REVIEW_ROLES and task.lane in actor.roles and task.status != "completed":
         try:
             duties.check(uow.session, actor, task, case)
         except Forbidden:
-            return vault.read_masked(uow, deps.keys, subject), True
+            return _masked(uow, deps, subject, requested)
         values = vault.read_fields(uow, deps.keys, subject)
+        asked = [changes.NEW_PREFIX + name for name in sorted(requested or {})]
         record(
             uow.session,
             actor,
@@ -130,13 +140,21 @@ def _subject_view(
                 case_id=case.id,
                 task_id=task.id,
                 subject=case.subject,
-                fields=sorted(values),
+                fields=sorted(values) + asked,
                 purpose=f"review: {task.spec_name}",
             ),
             deps.now(),
         )
-        return values, False
-    return vault.read_masked(uow, deps.keys, subject), True
+        return values, False, requested
+    return _masked(uow, deps, subject, requested)
+
+
+def _masked(
+    uow: Any, deps: Deps, subject: str, requested: dict[str, str] | None
+) -> tuple[dict[str, str], bool, dict[str, str] | None]:
+    if requested is not None:
+        requested = vault.masked(requested)
+    return vault.read_masked(uow, deps.keys, subject), True, requested
 
 
 def _case_data(deps: Deps, version: ProcedureVersion, case: Case) -> dict[str, Any]:

@@ -67,6 +67,29 @@ def store_pending_change(
     )
 
 
+def pending_values(
+    uow: UnitOfWork, keys: VaultKeys, case_id: str, subject: str
+) -> dict[str, str] | None:
+    """The new values a case's change request asks for, decrypted; None when it has none."""
+    pending = uow.session.get(PendingChange, case_id)
+    if pending is None or pending.subject != subject:
+        return None
+    return _decrypt_pending(uow, keys, pending)
+
+
+def _decrypt_pending(uow: UnitOfWork, keys: VaultKeys, pending: PendingChange) -> dict[str, str]:
+    values: dict[str, str] = json.loads(
+        decrypt_field(
+            vault.data_key_of(uow, keys, pending.subject),
+            pending.ciphertext,
+            subject=pending.subject,
+            field=f"{CHANGE_FIELD}:{pending.case_id}",
+            version=0,
+        )
+    )
+    return values
+
+
 def apply_change(
     uow: UnitOfWork, keys: VaultKeys, actor: Actor, subject: str, case_id: str, now: datetime
 ) -> list[str]:
@@ -75,15 +98,7 @@ def apply_change(
     if pending is None or pending.subject != subject:
         raise NotFound(f"case {case_id} has no pending change for {subject}")
     data_key = vault.data_key_of(uow, keys, subject)
-    values: dict[str, str] = json.loads(
-        decrypt_field(
-            data_key,
-            pending.ciphertext,
-            subject=subject,
-            field=f"{CHANGE_FIELD}:{case_id}",
-            version=0,
-        )
-    )
+    values = _decrypt_pending(uow, keys, pending)
     before = vault.read_fields(uow, keys, subject, values)
     version = _next_version(uow, subject, now)
     for name, value in values.items():

@@ -123,9 +123,14 @@ def read_fields(
 
 def read_masked(uow: UnitOfWork, keys: VaultKeys, subject: str) -> dict[str, str]:
     """Values as they leave the vault by default: masked by the one masking rule set."""
+    return masked(_decrypt_all(uow, keys, subject))
+
+
+def masked(values: dict[str, str]) -> dict[str, str]:
+    """Subject values masked by the one masking rule set (the ID type is no secret)."""
     return {
         name: value if name == "id_type" else mask_value(name, value)
-        for name, value in _decrypt_all(uow, keys, subject).items()
+        for name, value in values.items()
     }
 
 

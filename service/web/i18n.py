@@ -238,6 +238,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit.filter_actor": ("操作人", "Who"),
     "audit.filter_case": ("案件编号", "Case id"),
     "audit.empty": ("没有记录", "No records"),
+    "task.requested_change": ("申请变更为", "Requested change"),
     "case.release": ("收回任务", "Take back"),
     "case.release_reason": ("收回原因", "Reason for taking it back"),
     "case.released": ("任务已放回,可由同岗位其他人领取", "The task is back in its lane for others"),

@@ -164,6 +164,11 @@ def _file_change_request(desk, words):
 
 def _ask_for_more_proof(reviewer, words):
     page = _open_from_list(reviewer, "reviewer", words["change_step"], words)
+    # The new value asked for, beside the record it would replace.
+    expect(page.locator('#requested-values dd[data-field="mobile"]')).to_contain_text("13900001111")
+    expect(page.locator('#subject-fields dd[data-field="mobile"]')).to_contain_text(
+        VALID_FORM["mobile"]
+    )
     page.locator("#field-decision").select_option("more_proof")
     page.locator("#field-review_reason").fill("need the SIM contract")
     page.locator("#complete-button").click()

@@ -13,6 +13,7 @@ from service.cases.models import Task
 from service.cases.service import fire_due_timers
 from service.notifications import Notification
 from service.vault import service as vault
+from tests.api.conftest import VALID_FORM
 from tests.processes.conftest import IDENTIFY, actions
 
 NEW_MOBILE = "13900001111"
@@ -242,3 +243,35 @@ def test_deciding_the_review_closes_a_pending_escalation(api, deps, clock, custo
         [],
     )
     assert api("supervisor").get("/api/v1/tasks?scope=claimable").body["tasks"] == []
+
+
+def test_the_reviewer_sees_the_requested_values_beside_the_record_and_others_see_them_masked(
+    api, deps, customer, more_users
+):
+    case_id = _filed(api, customer)
+    reviewer = api("reviewer")
+    task_id = reviewer.task_of(case_id, "review_change")
+    shown = reviewer.get(f"/api/v1/tasks/{task_id}")
+    assert shown.status == 200, shown.body
+    assert shown.body["subject_masked"] is False
+    (requested,) = shown.body["requested_values"].items()
+    assert requested[0] == "mobile" and requested[1].endswith(NEW_MOBILE)  # stored as +86...
+    assert shown.body["subject_fields"]["mobile"].endswith(VALID_FORM["mobile"])
+    with deps.unit_of_work() as uow:
+        (fields,) = uow.session.scalars(
+            select(AuditRecord.fields).where(
+                AuditRecord.case_id == case_id, AuditRecord.action == "subject.read"
+            )
+        ).all()
+    assert "new_mobile" in fields and "mobile" in fields
+
+    overseer = api("compliance").get(f"/api/v1/tasks/{task_id}")
+    assert overseer.status == 200, overseer.body
+    assert overseer.body["subject_masked"] is True
+    masked_mobile = overseer.body["requested_values"]["mobile"]
+    assert NEW_MOBILE not in masked_mobile and masked_mobile.endswith(NEW_MOBILE[-4:])
+
+    done = reviewer.complete(task_id, {"decision": "approve"})
+    assert done.body["outcome"] == "updated", done.body
+    after = api("compliance").get(f"/api/v1/tasks/{task_id}")
+    assert "requested_values" not in after.body  # applied: nothing is pending any more

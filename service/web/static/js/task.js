@@ -46,7 +46,19 @@ function subjectPanel(task) {
       Object.entries(task.subject_fields).map(([name, value]) => [
         el("dt", { text: term("field", name) }),
         el("dd", { "data-field": name, text: name === "id_type" ? displayValue(value) : value }),
-      ])));
+      ])),
+    requestedChange(task));
+}
+
+// A change request's new values, beside the record they would replace.
+function requestedChange(task) {
+  if (!task.requested_values) return null;
+  return [el("h3", { id: "requested-head", text: t("task.requested_change") }),
+    el("dl", { class: "facts", id: "requested-values", "aria-labelledby": "requested-head" },
+      Object.entries(task.requested_values).map(([name, value]) => [
+        el("dt", { text: term("field", name) }),
+        el("dd", { "data-field": name, text: name === "id_type" ? displayValue(value) : value }),
+      ]))];
 }
 
 function caseDataPanel(task) {
