@@ -10,6 +10,7 @@ from service.access.service import SYSTEM
 from service.cases.models import Case
 from service.deps import ConnectorContext
 from service.engine import ConnectorRegistry
+from service.errors import DomainError
 from service.vault import changes, grants
 from service.vault import service as vault
 from service.vault.consents import record_consents
@@ -107,7 +108,8 @@ def record_review_outcome(ctx: ConnectorContext, params: dict[str, Any]) -> dict
 
 
 def build_registry() -> ConnectorRegistry:
-    registry = ConnectorRegistry()
+    # A refusal a connector raises (a customer entered meanwhile, say) is the user's 4xx.
+    registry = ConnectorRegistry(passthrough=(DomainError,))
     registry.register("vault.enter_subject", enter_subject, touches_personal_data=True)
     registry.register("vault.request_shredding", request_shredding, touches_personal_data=True)
     registry.register("vault.apply_change", apply_change, touches_personal_data=True)

@@ -29,6 +29,7 @@ from service.deps import Deps
 from service.errors import Conflict, Invalid
 from service.vault import changes, proofs
 from service.vault import service as vault
+from service.vault.blind_index import MOBILE_KIND
 from service.vault.models import CaseDocument, SubjectDocument
 
 
@@ -57,6 +58,7 @@ def take_personal_data(
         if case.subject is None:
             raise Invalid.field("id_number", "identify the customer whose record changes")
         values = changes.requested_values(changed)
+        changes.check_not_taken(uow, deps.keys, case.subject, values)
         changes.store_pending_change(uow, deps.keys, case.subject, case.id, values, now)
         task_data["requested_fields"] = sorted(values)
     record = {k: v for k, v in personal.items() if k not in changed}
@@ -88,8 +90,16 @@ def _store_record(
     uow: UnitOfWork, deps: Deps, case: Case, record: dict[str, Any], now: datetime
 ) -> str:
     cleaned = vault.clean_subject_fields(record)
-    existing = vault.find_duplicate(uow, deps.keys, cleaned)
-    if existing is not None and existing != case.subject:
+    match = vault.find_match(uow, deps.keys, cleaned)
+    if match is not None and match[0] != case.subject:
+        existing, kind = match
+        if kind == MOBILE_KIND:
+            # Only the number matched: another customer (or this one under another ID).
+            raise Conflict(
+                "this mobile number is on record for a customer with another ID document; "
+                "if the number was reassigned, change that customer's record first",
+                details=[{"field": "mobile", "reason": "already on record", "subject": existing}],
+            )
         raise Conflict(
             "this customer is already on record; file a change request (update procedure) instead",
             details=[{"field": "id_number", "reason": "already on record", "subject": existing}],

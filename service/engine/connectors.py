@@ -25,10 +25,16 @@ class ConnectorEntry:
 
 
 class ConnectorRegistry:
-    """Named connectors; a connector is called as fn(ctx, params) and returns a dict."""
+    """Named connectors; a connector is called as fn(ctx, params) and returns a dict.
 
-    def __init__(self) -> None:
+    ``passthrough``: the caller's own error types, which a connector raises for
+    something the user can put right (a conflict, a refused value); they reach
+    the caller as they are instead of as a ConnectorError (an internal fault).
+    """
+
+    def __init__(self, passthrough: tuple[type[Exception], ...] = ()) -> None:
         self._entries: dict[str, ConnectorEntry] = {}
+        self._passthrough = passthrough
 
     def register(self, name: str, fn: Connector, *, touches_personal_data: bool = False) -> None:
         if not name or not isinstance(name, str):
@@ -57,6 +63,8 @@ class ConnectorRegistry:
         except ConnectorError:
             raise
         except Exception as err:
+            if isinstance(err, self._passthrough):
+                raise
             raise ConnectorError(name, f"failed: {type(err).__name__}: {err}") from err
         if not isinstance(result, dict):
             raise ConnectorError(name, f"returned {type(result).__name__}, expected a dict")

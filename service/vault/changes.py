@@ -46,6 +46,25 @@ def requested_values(personal: dict[str, Any]) -> dict[str, str]:
     return vault.clean_subject_fields(wanted, partial=True)
 
 
+def check_not_taken(uow: UnitOfWork, keys: VaultKeys, subject: str, values: dict[str, str]) -> None:
+    """A new ID number or mobile must not be another live customer's: lookups would be torn."""
+    asked = dict(values)
+    if "id_number" in asked and "id_type" not in asked:
+        asked["id_type"] = vault.read_fields(uow, keys, subject, ["id_type"])["id_type"]
+    identities: list[tuple[dict[str, str], str]] = [
+        ({k: asked[k] for k in ("id_type", "id_number") if k in asked}, "new_id_number"),
+        ({"mobile": asked["mobile"]} if "mobile" in asked else {}, "new_mobile"),
+    ]
+    for fields, name in identities:
+        if "id_number" in fields or "mobile" in fields:
+            other = vault.find_duplicate(uow, keys, fields)
+            if other is not None and other != subject:
+                raise Conflict(
+                    f"the new value is on record for another customer ({other})",
+                    details=[{"field": name, "reason": "on record for another customer"}],
+                )
+
+
 def store_pending_change(
     uow: UnitOfWork,
     keys: VaultKeys,
@@ -99,6 +118,7 @@ def apply_change(
         raise NotFound(f"case {case_id} has no pending change for {subject}")
     data_key = vault.data_key_of(uow, keys, subject)
     values = _decrypt_pending(uow, keys, pending)
+    check_not_taken(uow, keys, subject, values)  # someone may have taken it since the request
     before = vault.read_fields(uow, keys, subject, values)
     version = _next_version(uow, subject, now)
     for name, value in values.items():

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, text, update
 
 from service.db import UnitOfWork
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -75,9 +75,26 @@ def store_draft(
 
 
 def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
-    """The collection's "enter into the system": the draft record becomes the live one."""
-    result = uow.session.connection().execute(_ENTER, {"subject": subject, "now": now})
+    """The collection's "enter into the system": the draft record becomes the live one.
+
+    Two collection cases for the same person can both reach entry (the check at
+    the form sees only live records); the second is refused here, so a person
+    never has two live records (a deletion would miss the other). Entries of
+    the same person queue on a lock per blind-index digest (PostgreSQL; SQLite
+    has one writer), and the entry itself is guarded by the duplicate check.
+    """
+    connection = uow.session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK_DIGESTS, {"subject": subject})
+    result = connection.execute(_ENTER, {"subject": subject, "now": now})
     if result.rowcount != 1:
+        other = connection.execute(_LIVE_TWIN, {"subject": subject}).scalar()
+        if other is not None:
+            raise Conflict(
+                f"this customer was entered meanwhile as {other} (another case); "
+                "reject or return this one",
+                details=[{"field": "id_number", "reason": "already on record", "subject": other}],
+            )
         raise Conflict(f"subject {subject} is not a draft awaiting entry")
     # Core, past the ORM: a Subject this session holds reads its new status afresh.
     held = uow.session.identity_map.get(uow.session.identity_key(Subject, subject))
@@ -86,10 +103,38 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
     uow.session.info.setdefault(_ENTERED, set()).add(subject)
 
 
+def _twin_of(subject: Any) -> Select[Any]:
+    """Live subjects (other than ``subject``) sharing one of its blind-index entries."""
+    mine, other = _BLIND_INDEX.alias("mine"), _BLIND_INDEX.alias("other")
+    live = _SUBJECTS.alias("live")
+    return (
+        select(other.c.subject)
+        .join(mine, and_(mine.c.kind == other.c.kind, mine.c.digest == other.c.digest))
+        .join(live, live.c.pseudonym == other.c.subject)
+        .where(
+            mine.c.subject == subject,
+            other.c.subject != subject,
+            live.c.status.in_(("active", "held")),
+        )
+        .limit(1)
+    )
+
+
+_LIVE_TWIN = _twin_of(bindparam("subject"))
 _ENTER = (
     update(_SUBJECTS)
-    .where(_SUBJECTS.c.pseudonym == bindparam("subject"), _SUBJECTS.c.status == "draft")
+    .where(
+        _SUBJECTS.c.pseudonym == bindparam("subject"),
+        _SUBJECTS.c.status == "draft",
+        ~_twin_of(_SUBJECTS.c.pseudonym).exists(),
+    )
     .values(status="active", updated_at=bindparam("now"))
+)
+# One transaction-scoped lock per digest of the subject, taken in a fixed order.
+_LOCK_DIGESTS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(kind || ':' || digest, 0))) "
+    "FROM (SELECT kind, digest FROM blind_index WHERE subject = :subject "
+    "ORDER BY kind, digest) AS digests"
 )
 # Key of the session's set of subjects entered in its open transaction.
 _ENTERED = "vault.entered"
@@ -165,6 +210,14 @@ def decrypt_detail(uow: UnitOfWork, keys: VaultKeys, subject: str, blob: bytes) 
 
 def find_duplicate(uow: UnitOfWork, keys: VaultKeys, fields: Mapping[str, str]) -> str | None:
     """A live subject with the same ID number or mobile, found through the blind index only."""
+    match = find_match(uow, keys, fields)
+    return match[0] if match else None
+
+
+def find_match(
+    uow: UnitOfWork, keys: VaultKeys, fields: Mapping[str, str]
+) -> tuple[str, str] | None:
+    """(subject, the blind-index kind that matched) for a live subject, ID number first."""
     terms = [
         (kind, blind_index(keys.blind_index_key, kind, normalised))
         for kind, normalised in lookup_terms(fields)
@@ -179,7 +232,7 @@ def find_duplicate(uow: UnitOfWork, keys: VaultKeys, fields: Mapping[str, str]) 
     }
     rows = uow.session.connection().execute(_duplicates_query(len(terms)), parameters).all()
     found = {(row.kind, row.digest): row.subject for row in rows}
-    return next((found[term] for term in terms if term in found), None)
+    return next(((found[term], term[0]) for term in terms if term in found), None)
 
 
 _DUPLICATES: dict[int, Select[Any]] = {}
