@@ -180,6 +180,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "web.review": PAGE,
     "web.audit": PAGE,
     "web.holds": PAGE,
+    "web.grants": PAGE,
     # request procedures (service/api/requests.py): the use cases check the finer rules
     # (only the requester withdraws; only the grant's holder reads through it)
     "requests.withdraw": "case.read",

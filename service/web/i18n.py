@@ -23,6 +23,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "nav.reviews": ("版本审核", "Version reviews"),
     "nav.audit": ("审计记录", "Audit trail"),
     "nav.holds": ("法律保全", "Legal holds"),
+    "nav.grants": ("查询授权", "My grants"),
     "nav.logout": ("退出", "Log out"),
     "nav.skip": ("跳到主要内容", "Skip to main content"),
     "nav.language": ("语言", "Language"),
@@ -242,6 +243,28 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "case.release": ("收回任务", "Take back"),
     "case.release_reason": ("收回原因", "Reason for taking it back"),
     "case.released": ("任务已放回,可由同岗位其他人领取", "The task is back in its lane for others"),
+    "grants.title": ("我的查询授权", "My data grants"),
+    "grants.intro": (
+        "经审核批准的查询申请授予您在限定时间和次数内查看所批准的信息项;"
+        "每次查看明文都会计入次数并记入查询日志。",
+        "An approved query request lets you see the approved fields for a limited time and "
+        "number of views; each view in clear counts and is written to the query log.",
+    ),
+    "grants.none": ("暂无查询授权", "No grants yet"),
+    "grants.fields": ("批准的信息项", "Fields approved"),
+    "grants.purpose": ("用途", "Purpose"),
+    "grants.legal_basis": ("法律依据", "Legal basis"),
+    "grants.expires": ("有效期至", "Valid until"),
+    "grants.views": ("已查看次数", "Views used"),
+    "grants.read": ("查看明文", "View in clear"),
+    "grants.expired": ("已过期", "Expired"),
+    "grants.used_up": ("次数已用完", "No views left"),
+    "grants.values": ("客户信息(明文)", "Customer data (in clear)"),
+    "grants.in_clear": (
+        "以下为明文个人信息,仅用于所述用途;本次查看已记入查询日志。",
+        "Personal data in clear, for the stated purpose only; this view is in the query log.",
+    ),
+    "grants.hide": ("隐藏", "Hide"),
     "holds.title": ("法律保全与保存期限", "Legal holds and retention periods"),
     "holds.intro": (
         "处于法律保全或保存期限内的客户信息只存储和采取安全保护措施,不会被删除;"

@@ -44,6 +44,7 @@ NAV = (
     ("web.reviews", "nav.reviews", {"compliance"}),
     ("web.audit", "nav.audit", {"compliance", "auditor", "admin"}),
     ("web.holds", "nav.holds", {"compliance", "data_officer", "auditor"}),
+    ("web.grants", "nav.grants", {"department_staff"}),
 )
 
 
@@ -195,6 +196,12 @@ def review(version_id: int):
 @page
 def audit():
     return render("audit.html")
+
+
+@web.get("/grants")
+@page
+def grants():
+    return render("grants.html")
 
 
 @web.get("/holds")
