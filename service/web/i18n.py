@@ -239,6 +239,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit.filter_actor": ("操作人", "Who"),
     "audit.filter_case": ("案件编号", "Case id"),
     "audit.empty": ("没有记录", "No records"),
+    "task.document": ("证明材料", "Proof document"),
     "task.requested_change": ("申请变更为", "Requested change"),
     "case.release": ("收回任务", "Take back"),
     "case.release_reason": ("收回原因", "Reason for taking it back"),

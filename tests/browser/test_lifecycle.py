@@ -240,10 +240,11 @@ def test_a_change_request_gets_its_proof_uploaded_through_the_page(
 
     # The reviewer finds the document in the case data, can read it, and approves.
     page = _open_from_list(reviewer, "reviewer", words["change_step"], words)
-    expect(page.locator(".card", has=page.locator("#casedata-head"))).to_contain_text(document_id)
-    api = as_user("reviewer")
-    got = api.client.get(f"/api/v1/documents/{document_id}", headers=api.headers)
-    assert got.status_code == 200 and got.data == PDF
+    link = page.locator(f'#casedata-head ~ dl a[data-document="{document_id}"]')
+    expect(link).to_have_attribute("href", f"/api/v1/documents/{document_id}")
+    # The link opens the document with the browser session (the reviewer's own read).
+    got = page.request.get(page.url.split("/tasks/")[0] + link.get_attribute("href"))
+    assert got.status == 200 and got.body() == PDF
     page.locator("#field-decision").select_option("approve")
     page.locator("#complete-button").click()
     expect(page.locator("#task-done")).to_be_visible()

@@ -47,7 +47,7 @@ def test_the_front_desk_files_a_deletion_request_with_its_proof_and_review_gets_
 
     reviewer = open_session(lang)
     page = _open_from_list(reviewer, "reviewer", REVIEW_STEP[lang], words)
-    expect(page.locator(".card", has=page.locator("#casedata-head"))).to_contain_text(document_id)
+    expect(page.locator(f'#casedata-head ~ dl a[data-document="{document_id}"]')).to_be_visible()
     reviewer.shot(f"deletion-review-proof-{SUFFIX[lang]}")
     api = as_user("reviewer")
     got = api.client.get(f"/api/v1/documents/{document_id}", headers=api.headers)

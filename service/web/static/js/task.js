@@ -67,7 +67,17 @@ function caseDataPanel(task) {
   return el("section", { class: "card", "aria-labelledby": "casedata-head" },
     el("h2", { id: "casedata-head", text: t("task.case_data") }),
     el("dl", { class: "facts" }, entries.map(([name, value]) => [
-      el("dt", { text: term("field", name) }), el("dd", { text: displayValue(value) })])));
+      el("dt", { text: term("field", name) }),
+      name === "documents" && Array.isArray(value) && value.length
+        ? el("dd", { class: "documents" }, documentLinks(value))
+        : el("dd", { text: displayValue(value) })])));
+}
+
+// Proof documents the case holds: each opens in a new tab (reviewers of the case only; audited).
+function documentLinks(ids) {
+  return ids.map((id, index) => [index ? " " : null,
+    el("a", { href: `/api/v1/documents/${encodeURIComponent(id)}`, target: "_blank",
+              rel: "noopener", "data-document": id, text: `${t("task.document")} ${index + 1}` })]);
 }
 
 function claimButtons(task) {
