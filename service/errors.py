@@ -33,6 +33,12 @@ class Conflict(DomainError):
     status, code = 409, "conflict"
 
 
+class Gone(DomainError):
+    """It existed and was destroyed on purpose (a shredded subject's data)."""
+
+    status, code = 410, "gone"
+
+
 class Invalid(DomainError):
     """Input that fails validation; `details` names each field and reason."""
 

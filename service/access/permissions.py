@@ -43,6 +43,7 @@ PERMISSIONS: dict[str, str] = {
     "hold.read": "see legal holds and retention periods on subjects",
     "hold.manage": "place and release legal holds and retention periods on subjects",
     "certificate.read": "read signed deletion certificates",
+    "audit.read_detail": "read the before and after values of a change-log record",
 }
 
 _WORK = frozenset({"procedure.read", "case.read", "task.read", "task.work", "break_glass.use"})
@@ -62,10 +63,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     | {"task.read", "task.work", "subject.read", "version.review", "version.publish"}
     | {"review.start"}
     | {"audit.read", "audit.verify", "training.manage", "hold.read", "hold.manage"}
-    | {"certificate.read"},
+    | {"certificate.read", "audit.read_detail"},
     "auditor": _OVERSIGHT
     | {"task.read", "subject.read", "audit.read", "audit.verify", "hold.read"}
-    | {"certificate.read"},
+    | {"certificate.read", "audit.read_detail"},
     "admin": frozenset(
         {"procedure.read", "users.admin", "training.manage", "compliance.report"}
         | {"audit.read", "audit.verify", "ops.read", "version.read"}
@@ -85,7 +86,7 @@ PROCEDURE_STARTERS: dict[str, frozenset[str]] = {
 # (placing a hold may look a person up by ID number; a grant shows values in clear).
 PERSONAL_DATA_PERMISSIONS = frozenset(
     {"task.read", "task.work", "subject.read", "subject.read_unmasked", "hold.manage"}
-    | {"grant.use"}
+    | {"grant.use", "audit.read_detail"}
 )
 
 # Section 5: staff who handle the data are trained regularly on the law.
@@ -146,6 +147,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "audit.list_checkpoints": "audit.read",
     "audit.verify": "audit.verify",
     "audit.inclusion_proof": "audit.read",
+    "audit.change_detail": "audit.read_detail",
     "audit.consistency_proof": "audit.read",
     # procedure versions (service/api/definitions.py); the use cases add the
     # finer rules (the approver is never the author: duties.check_not_author)

@@ -79,6 +79,14 @@ def inclusion_proof(seq: int):
     return jsonify(checkpoints.inclusion(deps(), current_actor(), seq, n))
 
 
+@blueprint.get("/audit/records/<bigint:seq>/change")
+@authenticated
+def change_detail(seq: int):
+    from service.vault.changes import read_change_log_entry
+
+    return jsonify(read_change_log_entry(deps(), current_actor(), seq))
+
+
 @blueprint.get("/audit/checkpoints/<bigint:n>/consistency")
 @authenticated
 def consistency_proof(n: int):
@@ -135,6 +143,14 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/audit/records/{seq}/proof": {
         "get": op("A record and its inclusion proof in a checkpoint (latest by default)")
+        | {"parameters": path_param("seq")}
+    },
+    "/api/v1/audit/records/{seq}/change": {
+        "get": op(
+            "The before and after values of a change-log record (an update), decrypted for "
+            "auditors and compliance; the read is itself audited; 410 once the subject is deleted",
+            errors=(401, 403, 404, 410),
+        )
         | {"parameters": path_param("seq")}
     },
     "/api/v1/audit/checkpoints/{n}/consistency": {

@@ -16,14 +16,17 @@ from typing import Any
 from sqlalchemy import DateTime, LargeBinary, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.access.permissions import PERMISSIONS, allows
 from service.access.service import Actor
+from service.audit.models import AuditRecord
 from service.audit.service import Event, record
 from service.db import Base, UnitOfWork
-from service.errors import Conflict, NotFound
+from service.deps import Deps
+from service.errors import Conflict, Forbidden, Gone, NotFound
 from service.vault import service as vault
 from service.vault.crypto import decrypt_field, encrypt_field
 from service.vault.keys import VaultKeys
-from service.vault.models import Subject, SubjectField
+from service.vault.models import DataKey, Subject, SubjectField
 
 CHANGE_FIELD = "pending_change"
 NEW_PREFIX = "new_"
@@ -140,6 +143,46 @@ def apply_change(
         now,
     )
     return sorted(values)
+
+
+def read_change_log_entry(deps: Deps, actor: Actor, seq: int) -> dict[str, Any]:
+    """An update's before and after from its change-log record, for auditors; audited.
+
+    The values are sealed under the subject's key in the record: after the
+    subject is deleted they are gone by design (410), while the record itself
+    still verifies in the chain.
+    """
+    if not allows(actor.roles, "audit.read_detail", actor.scopes):
+        raise Forbidden(f"not allowed to {PERMISSIONS['audit.read_detail']}")
+    with deps.unit_of_work() as uow:
+        row = uow.session.get(AuditRecord, seq)
+        if row is None or row.detail_enc is None or row.subject is None:
+            raise NotFound(f"audit record {seq} carries no sealed change detail")
+        if uow.keystore.get(DataKey, row.subject) is None:
+            raise Gone(f"subject {row.subject} was deleted; its change detail is unreadable")
+        detail = vault.decrypt_detail(uow, deps.keys, row.subject, row.detail_enc)
+        fields = sorted(set(detail.get("before", {})) | set(detail.get("after", {})))
+        record(
+            uow.session,
+            actor,
+            Event(
+                action="subject.read",
+                case_id=row.case_id,
+                subject=row.subject,
+                fields=fields,
+                purpose=f"audit: change log record {seq}",
+            ),
+            deps.now(),
+        )
+        uow.commit()
+    return {
+        "seq": seq,
+        "action": row.action,
+        "case_id": row.case_id,
+        "subject": row.subject,
+        "before": detail.get("before", {}),
+        "after": detail.get("after", {}),
+    }
 
 
 def _next_version(uow: UnitOfWork, subject: str, now: datetime) -> int:

@@ -239,6 +239,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit.filter_actor": ("操作人", "Who"),
     "audit.filter_case": ("案件编号", "Case id"),
     "audit.empty": ("没有记录", "No records"),
+    "audit.show_change": ("查看变更内容", "Show the change"),
+    "audit.change_gone": (
+        "该客户信息已删除,变更内容已随之不可读",
+        "The customer was deleted; the change can no longer be read",
+    ),
     "task.document": ("证明材料", "Proof document"),
     "task.requested_change": ("申请变更为", "Requested change"),
     "case.release": ("收回任务", "Take back"),
@@ -447,6 +452,9 @@ TERMS: dict[str, tuple[str, str]] = {
     "action.subject.hold": ("设立法律保全", "Legal hold placed"),
     "action.subject.hold_released": ("释放法律保全", "Legal hold released"),
     "action.subject.hold_expired": ("法律保全到期", "Legal hold ran out"),
+    "action.subject.update": ("变更客户信息", "Customer record changed"),
+    "action.subject.lookup": ("查找客户", "Customer looked up"),
+    "action.subject.shredded": ("客户信息已销毁", "Customer data destroyed"),
 }
 
 

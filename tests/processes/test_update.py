@@ -275,3 +275,51 @@ def test_the_reviewer_sees_the_requested_values_beside_the_record_and_others_see
     assert done.body["outcome"] == "updated", done.body
     after = api("compliance").get(f"/api/v1/tasks/{task_id}")
     assert "requested_values" not in after.body  # applied: nothing is pending any more
+
+
+def test_auditors_read_a_changes_before_and_after_until_the_customer_is_deleted(
+    api, deps, customer, more_users
+):
+    from tests.processes.test_deletion import _approved_by_both, _run_published_job
+
+    case_id = _filed(api, customer)
+    reviewer = api("reviewer")
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert done.body["outcome"] == "updated", done.body
+    with deps.unit_of_work() as uow:
+        seq = uow.session.scalar(
+            select(AuditRecord.seq).where(
+                AuditRecord.case_id == case_id, AuditRecord.action == "subject.update"
+            )
+        )
+        start_seq = uow.session.scalar(
+            select(AuditRecord.seq).where(
+                AuditRecord.case_id == case_id, AuditRecord.action == "case.start"
+            )
+        )
+    path = f"/api/v1/audit/records/{seq}/change"
+    for who in ("auditor", "compliance"):
+        shown = api(who).get(path)
+        assert shown.status == 200, (who, shown.body)
+        assert shown.body["before"]["mobile"].endswith(VALID_FORM["mobile"])
+        assert shown.body["after"]["mobile"].endswith(NEW_MOBILE)
+    with deps.unit_of_work() as uow:
+        reads = uow.session.execute(
+            select(AuditRecord.actor, AuditRecord.fields, AuditRecord.purpose).where(
+                AuditRecord.action == "subject.read",
+                AuditRecord.purpose == f"audit: change log record {seq}",
+            )
+        ).all()
+    assert [(r.actor, r.fields) for r in reads] == [
+        ("auditor", ["mobile"]),
+        ("compliance", ["mobile"]),
+    ]
+    assert api("admin").get(path).status == 403  # reads the trail, never the values
+    assert api("reviewer").get(path).status == 403
+    assert api("auditor").get(f"/api/v1/audit/records/{start_seq}/change").status == 404
+
+    _approved_by_both(api)
+    _run_published_job(deps)
+    gone = api("auditor").get(path)
+    assert gone.status == 410, gone.body
+    assert "deleted" in gone.body["error"]["message"]

@@ -45,6 +45,7 @@ EXPECTED: dict[str, str] = {
     "audit.verify": "audit.verify",
     "audit.inclusion_proof": NOT_AUDITED("one audit record and hashes; no personal data values"),
     "audit.consistency_proof": NOT_AUDITED("hashes only"),
+    "audit.change_detail": "subject.read",
     # access
     "access.open_session": "auth.login",
     "oidc.start": NOT_AUDITED("a redirect to the identity provider; the callback is audited"),

@@ -9,8 +9,33 @@ function recordsTable(records) {
     el("tbody", {}, records.map((r) => el("tr", { class: `outcome-${r.outcome}` },
       el("td", { text: String(r.seq) }), el("td", { text: formatTime(r.at) }),
       el("td", { text: r.actor || "" }), el("td", { text: term("action", r.action) }),
-      el("td", { text: term("outcome", r.outcome) }), el("td", { text: translateReason(r.reason || "") }),
+      el("td", { text: term("outcome", r.outcome) }),
+      el("td", {}, translateReason(r.reason || ""), changeButton(r)),
       el("td", {}, r.case_id ? el("a", { href: `/cases/${r.case_id}`, text: r.case_id.slice(0, 8) }) : "")))));
+}
+
+// A change-log record's before and after, decrypted on request (the read is audited too).
+function changeButton(record) {
+  const readers = ["auditor", "compliance"];
+  if (!record.detail_encrypted || !DS.user.roles.some((role) => readers.includes(role))) return null;
+  const box = el("div", { class: "change", id: `change-${record.seq}` });
+  const button = el("button", { type: "button", class: "link", text: t("audit.show_change"),
+    onclick: async () => {
+      hideError();
+      try {
+        const change = await api("GET", `/audit/records/${record.seq}/change`);
+        const names = [...new Set([...Object.keys(change.before), ...Object.keys(change.after)])];
+        box.replaceChildren(el("dl", { class: "facts" }, names.map((name) => [
+          el("dt", { text: term("field", name) }),
+          el("dd", { "data-field": name,
+                     text: `${change.before[name] ?? "—"} → ${change.after[name] ?? "—"}` })])));
+        button.remove();
+      } catch (err) {
+        box.replaceChildren(el("p", { class: "muted", text: err.status === 410
+          ? t("audit.change_gone") : translateReason(err.message) }));
+      }
+    } });
+  return [" ", button, box];
 }
 
 async function search(event) {
