@@ -73,15 +73,6 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
 }
 
-# Which roles may start which procedure (its first steps must also be in their lane).
-PROCEDURE_STARTERS: dict[str, frozenset[str]] = {
-    "collection": frozenset({"front_desk"}),
-    "update": frozenset({"front_desk"}),
-    "deletion": frozenset({"front_desk", "data_officer"}),
-    "query": frozenset({"department_staff"}),
-    "procedure_review": frozenset({"process_owner"}),
-}
-
 # Permissions whose use touches personal data: the training gate applies to them
 # (placing a hold may look a person up by ID number; a grant shows values in clear).
 PERSONAL_DATA_PERMISSIONS = frozenset(
@@ -222,11 +213,6 @@ def rule_for(endpoint: str | None) -> str | None:
     if endpoint == "static" or endpoint.endswith(".static"):
         return PUBLIC
     return ENDPOINT_PERMISSIONS.get(endpoint)
-
-
-def may_start(roles: Iterable[str], procedure: str) -> bool:
-    starters = PROCEDURE_STARTERS.get(procedure)
-    return starters is None or bool(starters & set(roles))
 
 
 def required_courses(roles: Iterable[str]) -> list[str]:
