@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from service.access.models import TrainingRecord, User, UserRole
 from service.access.permissions import REQUIRED_TRAINING, required_courses
 from service.access.service import Actor
+from service.audit.models import AuditRecord
 from service.audit.service import Event, record
 from service.clock import aware
 from service.deps import Deps
@@ -178,16 +179,70 @@ REMINDER_DAYS = 30
 
 
 def send_training_reminders(deps: Deps, actor: Actor) -> list[int]:
-    """Note, once per user and course, that required training expires within REMINDER_DAYS.
+    """Note, once per user, course, expiry and status, that required training runs out.
 
-    The reminder is an audit record ("training.reminder") that the user's task
-    list and the compliance report show; ids only, no personal data.
+    The beat runs this daily; a user is reminded when their training comes
+    within REMINDER_DAYS of expiring and once more when it has lapsed, not
+    every day (renewed training that nears its new expiry is a new reminder).
+    The reminder is an audit record ("training.reminder", ids only, no personal
+    data); the user's own task list shows what is due (`my_training`).
+    Returns the users reminded now.
     """
     now = deps.now()
     due = [row for row in training_report(deps, actor, REMINDER_DAYS) if row["status"]]
     with deps.unit_of_work() as uow:
+        sent = _reminders_sent(uow.session, now)
+        reminded = set()
         for row in due:
-            detail = {"user_id": row["user_id"], "course": row["course"], "status": row["status"]}
+            detail = {
+                "user_id": row["user_id"],
+                "course": row["course"],
+                "status": row["status"],
+                "expires_at": row["expires_at"],
+            }
+            if _reminder_key(detail) in sent:
+                continue
             record(uow.session, actor, Event("training.reminder", detail=detail), now)
+            reminded.add(row["user_id"])
         uow.commit()
-    return sorted({row["user_id"] for row in due})
+    return sorted(reminded)
+
+
+def training_due(actor: Actor, now: datetime) -> list[dict[str, Any]]:
+    """The actor's required courses that have lapsed or lapse within REMINDER_DAYS.
+
+    From the credential check's own read (no query): what the task list warns
+    its user about before the training gate starts refusing them.
+    """
+    required = set(required_courses(actor.roles))
+    due = []
+    for course, until in actor.trained_until or ():
+        if course not in required:
+            continue
+        if until is None or aware(until) <= now:
+            due.append(
+                {"course": course, "expires_at": None if until is None else until, "lapsed": True}
+            )
+        elif aware(until) <= now + timedelta(days=REMINDER_DAYS):
+            due.append({"course": course, "expires_at": until, "lapsed": False})
+    return due
+
+
+def _reminders_sent(session: Session, now: datetime) -> set[tuple[Any, ...]]:
+    """Reminders of the last year, as (user, course, status, expiry) keys."""
+    details = session.scalars(
+        select(AuditRecord.detail).where(
+            AuditRecord.action == "training.reminder",
+            AuditRecord.at >= now - timedelta(days=366),
+        )
+    )
+    return {_reminder_key(detail) for detail in details if isinstance(detail, dict)}
+
+
+def _reminder_key(detail: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        detail.get("user_id"),
+        detail.get("course"),
+        detail.get("status"),
+        detail.get("expires_at"),
+    )

@@ -249,6 +249,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "case.release": ("收回任务", "Take back"),
     "case.release_reason": ("收回原因", "Reason for taking it back"),
     "case.released": ("任务已放回,可由同岗位其他人领取", "The task is back in its lane for others"),
+    "training.expiring": (
+        "您的{course}培训将于 {date} 到期;到期后处理个人信息的任务将被拒绝,请及时参加培训。",
+        "Your {course} training expires on {date}; after that, tasks that handle personal data "
+        "are refused. Please renew it in time.",
+    ),
+    "training.lapsed": (
+        "您的{course}培训已过期:处理个人信息的任务将被拒绝,请联系培训负责人。",
+        "Your {course} training has lapsed: tasks that handle personal data are refused. "
+        "Please contact the training coordinator.",
+    ),
+    "course.personal_data_protection": ("个人信息保护", "personal data protection"),
     "grants.title": ("我的查询授权", "My data grants"),
     "grants.intro": (
         "经审核批准的查询申请授予您在限定时间和次数内查看所批准的信息项;"

@@ -26,6 +26,7 @@ from flask import (
 from service.access.login import log_in, log_out
 from service.access.permissions import allows
 from service.access.service import ROLES, Actor
+from service.access.training import training_due
 from service.api.auth import anonymous_actor, current_actor, deps, start_browser_session
 from service.errors import DomainError, Unauthenticated
 from service.web import i18n
@@ -151,7 +152,8 @@ def logout():
 @web.get("/tasks")
 @page
 def tasks():
-    return render("tasks.html")
+    due = training_due(current_actor(), deps().now())
+    return render("tasks.html", training_due=due)
 
 
 @web.get("/tasks/<task_id>")

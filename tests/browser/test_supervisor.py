@@ -1,10 +1,14 @@
-"""A supervisor in the browser: a task someone else holds is taken back with a reason."""
+"""Supervision in the browser: a task someone else holds is taken back with a reason, and
+the task list warns staff whose training is running out."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from playwright.sync_api import expect
 
 from tests.api.conftest import VALID_FORM
+from tests.conftest import add_user
 
 
 def test_a_supervisor_takes_back_an_overdue_review_someone_else_holds(
@@ -12,7 +16,6 @@ def test_a_supervisor_takes_back_an_overdue_review_someone_else_holds(
 ):
     from service.access.service import SYSTEM
     from service.cases.service import fire_due_timers
-    from tests.conftest import add_user
 
     add_user(deps, "supervisor", ["supervisor"])
     desk, reviewer = as_user("frontdesk"), as_user("reviewer")
@@ -42,3 +45,15 @@ def test_a_supervisor_takes_back_an_overdue_review_someone_else_holds(
     session.shot("case-supervisor-release-zh")
     claimable = as_user("reviewer2").get("/api/v1/tasks?scope=claimable").body["tasks"]
     assert task_id in [t["id"] for t in claimable]
+
+
+def test_the_task_list_warns_staff_whose_training_is_running_out(open_session, deps, clock):
+    add_user(deps, "expiring_desk", ["front_desk"], trained_days=10)
+    add_user(deps, "lapsed_desk", ["front_desk"], trained_days=10)
+    page = open_session("zh-CN").log_in("expiring_desk")
+    due = (clock() + timedelta(days=10)).date().isoformat()
+    expect(page.locator(".training-due")).to_contain_text(f"个人信息保护培训将于 {due} 到期")
+    expect(open_session("zh-CN").log_in("frontdesk").locator(".training-due")).to_have_count(0)
+    clock.advance(days=11)
+    lapsed = open_session("en").log_in("lapsed_desk")
+    expect(lapsed.locator(".training-due")).to_contain_text("training has lapsed")

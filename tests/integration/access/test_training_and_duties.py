@@ -46,9 +46,43 @@ def test_reminders_go_to_users_whose_training_expires_soon(deps, clock):
                 select(AuditRecord.detail).where(AuditRecord.action == "training.reminder")
             )
         )
+    expires_at = (clock() + timedelta(days=10)).isoformat()
     assert details == [
-        {"user_id": soon, "course": "personal_data_protection", "status": "expiring"}
+        {
+            "user_id": soon,
+            "course": "personal_data_protection",
+            "status": "expiring",
+            "expires_at": expires_at,
+        }
     ]
+
+
+def test_a_reminder_is_sent_once_while_expiring_once_when_lapsed_and_anew_after_renewal(
+    deps, clock
+):
+    from service.access.training import record_training
+
+    soon = _user(deps, "soon", ["reviewer"], 10)
+    assert send_training_reminders(deps, SYSTEM) == [soon]
+    clock.advance(days=1)
+    assert send_training_reminders(deps, SYSTEM) == []  # the daily run says nothing new
+    clock.advance(days=10)
+    assert send_training_reminders(deps, SYSTEM) == [soon]  # now lapsed: said once more
+    assert send_training_reminders(deps, SYSTEM) == []
+    record_training(deps, SYSTEM, soon, "personal_data_protection", clock(), 40)
+    assert send_training_reminders(deps, SYSTEM) == []
+    clock.advance(days=15)
+    assert send_training_reminders(deps, SYSTEM) == [soon]  # the renewed training nears its end
+    with deps.unit_of_work() as uow:
+        statuses = [
+            detail["status"]
+            for detail in uow.session.scalars(
+                select(AuditRecord.detail)
+                .where(AuditRecord.action == "training.reminder")
+                .order_by(AuditRecord.seq)
+            )
+        ]
+    assert statuses == ["expiring", "lapsed", "expiring"]
 
 
 def test_old_login_attempts_are_purged(deps, clock):
