@@ -88,6 +88,7 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
                 raise Forbidden(str(reasons[0]))
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         view = case_summary(uow.session, case)
+        view["started_by"] = case.started_by  # a staff id: the page offers the requester's actions
         view["version_hash"] = version.content_hash
         view["version_number"] = version.number
         view["history"] = case_history(uow.session, case_id)

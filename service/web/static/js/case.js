@@ -10,6 +10,7 @@ function caseFacts(found) {
     ["case.status", statusBadge(found.status)],
     ["case.outcome", found.outcome || "—"],
     ["case.started", formatTime(found.started_at)],
+    ...(found.due_at ? [["case.due", formatTime(found.due_at)]] : []),
   ];
   document.getElementById("case-facts").replaceChildren(
     ...items.flatMap(([key, value]) => [el("dt", { text: t(key) }), el("dd", {}, value)]));
@@ -70,11 +71,51 @@ async function drawDiagram(found) {
   canvas.dataset.ready = "true";
 }
 
+// What this user may do to the case as a whole: withdraw their own request, extend a
+// deadline (data officers, supervisors); the server has the last word on each.
+let shownCase = null;
+
+function caseActions(found) {
+  shownCase = found;
+  const running = found.status === "running";
+  const withdraw = running && found.started_by === DS.user.id;
+  const extend = running && !!found.due_at
+    && DS.user.roles.some((role) => ["data_officer", "supervisor"].includes(role));
+  document.getElementById("withdraw-form").hidden = !withdraw;
+  document.getElementById("extend-form").hidden = !extend;
+  document.getElementById("case-actions").hidden = !(withdraw || extend);
+}
+
+async function caseRequest(event, path, body, message) {
+  event.preventDefault();
+  hideError();
+  try {
+    await api("POST", path, body);
+    event.target.reset();
+    notify(message);
+    await loadCase();
+  } catch (err) { showError(err); }
+}
+
+document.getElementById("withdraw-form").addEventListener("submit", (event) =>
+  caseRequest(event, `/cases/${caseId}/withdraw`,
+    { reason: event.target.reason.value.trim() }, t("case.withdrawn")));
+document.getElementById("extend-form").addEventListener("submit", (event) =>
+  caseRequest(event, `/cases/${caseId}/extend`, {
+    // Through the end of the chosen day where the officer is.
+    due_at: new Date(`${event.target.due.value}T23:59:59`).toISOString(),
+    reason: event.target.reason.value.trim(),
+  }, t("case.extended")));
+document.getElementById("feedback-form").addEventListener("submit", (event) =>
+  caseRequest(event, `/procedures/${encodeURIComponent(shownCase.procedure)}/feedback`,
+    { text: event.target.text.value.trim(), case_id: caseId }, t("case.feedback_thanks")));
+
 async function loadCase() {
   try {
     const found = await api("GET", `/cases/${caseId}`);
     caseFacts(found);
     openTasks(found);
+    caseActions(found);
     history(found);
     await drawDiagram(found);
   } catch (err) { showError(err); }
