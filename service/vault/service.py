@@ -84,11 +84,17 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
     has one writer), and the entry itself is guarded by the duplicate check.
     """
     connection = uow.session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(_LOCK_DIGESTS, {"subject": subject})
-    result = connection.execute(_ENTER, {"subject": subject, "now": now})
+    locking = connection.dialect.name == "postgresql"
+    digests = connection.execute(
+        _MY_DIGESTS_LOCKED if locking else _MY_DIGESTS, {"subject": subject}
+    )
+    params: dict[str, Any] = {"subject": subject, "now": now}
+    for n, (kind, digest, *_) in enumerate(digests):
+        params[f"kind_{n}"], params[f"digest_{n}"] = kind, digest
+    terms = (len(params) - 2) // 2
+    result = connection.execute(_enter_statement(terms), params)
     if result.rowcount != 1:
-        other = connection.execute(_LIVE_TWIN, {"subject": subject}).scalar()
+        other = connection.execute(_twins(terms), params).scalar() if terms else None
         if other is not None:
             raise Conflict(
                 f"this customer was entered meanwhile as {other} (another case); "
@@ -103,36 +109,62 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
     uow.session.info.setdefault(_ENTERED, set()).add(subject)
 
 
-def _twin_of(subject: Any) -> Select[Any]:
-    """Live subjects (other than ``subject``) sharing one of its blind-index entries."""
-    mine, other = _BLIND_INDEX.alias("mine"), _BLIND_INDEX.alias("other")
-    live = _SUBJECTS.alias("live")
+def _twins(terms: int) -> Select[Any]:
+    """Live subjects other than :subject holding one of the ``terms`` (kind, digest) pairs.
+
+    The pairs are parameters, not a join on the subject's own entries: the
+    query stays an index lookup whatever the planner believes of the tables'
+    sizes (a join planned on a freshly vacuumed, nearly empty table scanned
+    every row of both for every entry once the tables had grown).
+    """
+    other, live = _BLIND_INDEX.alias("other"), _SUBJECTS.alias("live")
     return (
         select(other.c.subject)
-        .join(mine, and_(mine.c.kind == other.c.kind, mine.c.digest == other.c.digest))
         .join(live, live.c.pseudonym == other.c.subject)
         .where(
-            mine.c.subject == subject,
-            other.c.subject != subject,
+            or_(
+                *(
+                    and_(
+                        other.c.kind == bindparam(f"kind_{n}"),
+                        other.c.digest == bindparam(f"digest_{n}"),
+                    )
+                    for n in range(terms)
+                )
+            ),
+            other.c.subject != bindparam("subject"),
             live.c.status.in_(("active", "held")),
         )
         .limit(1)
     )
 
 
-_LIVE_TWIN = _twin_of(bindparam("subject"))
-_ENTER = (
-    update(_SUBJECTS)
-    .where(
-        _SUBJECTS.c.pseudonym == bindparam("subject"),
-        _SUBJECTS.c.status == "draft",
-        ~_twin_of(_SUBJECTS.c.pseudonym).exists(),
-    )
-    .values(status="active", updated_at=bindparam("now"))
+_ENTER_STATEMENTS: dict[int, Any] = {}
+
+
+def _enter_statement(terms: int) -> Any:
+    """The draft becomes live only if no live subject holds one of its digests (built once)."""
+    statement = _ENTER_STATEMENTS.get(terms)
+    if statement is None:
+        conditions = [
+            _SUBJECTS.c.pseudonym == bindparam("subject"),
+            _SUBJECTS.c.status == "draft",
+        ]
+        if terms:
+            conditions.append(~_twins(terms).exists())
+        statement = _ENTER_STATEMENTS[terms] = (
+            update(_SUBJECTS)
+            .where(*conditions)
+            .values(status="active", updated_at=bindparam("now"))
+        )
+    return statement
+
+
+_MY_DIGESTS = select(_BLIND_INDEX.c.kind, _BLIND_INDEX.c.digest).where(
+    _BLIND_INDEX.c.subject == bindparam("subject")
 )
-# One transaction-scoped lock per digest of the subject, taken in a fixed order.
-_LOCK_DIGESTS = text(
-    "SELECT count(pg_advisory_xact_lock(hashtextextended(kind || ':' || digest, 0))) "
+# The subject's digests, each locked for the transaction, in a fixed order (no deadlock).
+_MY_DIGESTS_LOCKED = text(
+    "SELECT kind, digest, pg_advisory_xact_lock(hashtextextended(kind || ':' || digest, 0)) "
     "FROM (SELECT kind, digest FROM blind_index WHERE subject = :subject "
     "ORDER BY kind, digest) AS digests"
 )
