@@ -4,11 +4,13 @@ Running 100,000 cases through the service would take the better part of an
 hour, so the bench runs one case for real and bulk-inserts copies of every row
 it wrote (case, tasks, audit records re-chained with correct hashes, subject,
 ciphertext, blind index, wrapped key) under fresh ids. The copies are what the
-service itself would have left behind, so indexes and table sizes are real.
+service itself would have left behind, so indexes and table sizes are real;
+each copy's blind-index digests are its own, as another person's would be.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from pathlib import Path
 from typing import Any
@@ -134,10 +136,14 @@ class CaseCopier:
         for name, source, column in (
             ("subjects", self.subjects, "pseudonym"),
             ("subject_fields", self.fields, "subject"),
-            ("blind_index", self.index, "subject"),
             ("data_keys", self.keys, "subject"),
         ):
             rows[name].extend({**row, column: ids[subject]} for row in source)
+        # Each copy is another person: a digest of its own (an HMAC's worth of random hex),
+        # as the service would have left behind, never 100,000 records of the same person.
+        rows["blind_index"].extend(
+            {**row, "subject": ids[subject], "digest": secrets.token_hex(32)} for row in self.index
+        )
 
     def _chain(self, conn: Any, records: list[dict[str, Any]]) -> None:
         """Give the copied audit records the next sequence numbers and a valid chain."""

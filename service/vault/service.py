@@ -94,7 +94,7 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
     terms = (len(params) - 2) // 2
     result = connection.execute(_enter_statement(terms), params)
     if result.rowcount != 1:
-        other = connection.execute(_twins(terms), params).scalar() if terms else None
+        other = connection.execute(_twins(terms).limit(1), params).scalar() if terms else None
         if other is not None:
             raise Conflict(
                 f"this customer was entered meanwhile as {other} (another case); "
@@ -115,7 +115,10 @@ def _twins(terms: int) -> Select[Any]:
     The pairs are parameters, not a join on the subject's own entries: the
     query stays an index lookup whatever the planner believes of the tables'
     sizes (a join planned on a freshly vacuumed, nearly empty table scanned
-    every row of both for every entry once the tables had grown).
+    every row of both for every entry once the tables had grown). No LIMIT
+    inside the guard's EXISTS: with one, a prepared statement's generic plan
+    looked cheap as a sequential scan that "stops at the first match" and was
+    chosen over the index whenever one digest value was common.
     """
     other, live = _BLIND_INDEX.alias("other"), _SUBJECTS.alias("live")
     return (
@@ -134,7 +137,6 @@ def _twins(terms: int) -> Select[Any]:
             other.c.subject != bindparam("subject"),
             live.c.status.in_(("active", "held")),
         )
-        .limit(1)
     )
 
 
