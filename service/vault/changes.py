@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, LargeBinary, String, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.access.permissions import PERMISSIONS, allows
@@ -126,7 +127,14 @@ def apply_change(
     version = _next_version(uow, subject, now)
     for name, value in values.items():
         _write_field(uow, data_key, subject, name, value, version)
-    vault.reindex(uow, keys, subject)
+    try:
+        vault.reindex(uow, keys, subject)
+    except IntegrityError:  # taken by another customer since the check above, at this moment
+        field = "new_id_number" if "id_number" in values else "new_mobile"
+        raise Conflict(
+            "the new value is on record for another customer",
+            details=[{"field": field, "reason": "on record for another customer"}],
+        ) from None
     uow.session.delete(pending)
     detail = vault.encrypt_detail(uow, keys, subject, {"before": before, "after": values})
     record(

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, KeystoreBase
@@ -35,17 +46,36 @@ class SubjectField(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+LIVE_DIGEST = text("live")
+
+
 class BlindIndexEntry(Base):
-    """Keyed HMAC of a normalised identifier, to find a subject without decrypting."""
+    """Keyed HMAC of a normalised identifier, to find a subject without decrypting.
+
+    ``live`` marks the entries of an entered (active or held) subject: no two
+    of those share a digest (a unique partial index), so one person never has
+    two live records and a lookup never finds two people, whatever runs at once.
+    """
 
     __tablename__ = "blind_index"
-    __table_args__ = (Index("ix_blind_index_digest", "kind", "digest"),)
+    __table_args__ = (
+        Index("ix_blind_index_digest", "kind", "digest"),
+        Index(
+            "uq_blind_index_live_digest",
+            "kind",
+            "digest",
+            unique=True,
+            postgresql_where=LIVE_DIGEST,
+            sqlite_where=LIVE_DIGEST,
+        ),
+    )
 
     subject: Mapped[str] = mapped_column(
         ForeignKey("subjects.pseudonym", ondelete="CASCADE"), primary_key=True
     )
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))
+    live: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WrappedKey(KeystoreBase):

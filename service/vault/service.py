@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Table, and_, bindparam, delete, insert, or_, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from service.db import UnitOfWork
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -79,28 +80,24 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
 
     Two collection cases for the same person can both reach entry (the check at
     the form sees only live records); the second is refused here, so a person
-    never has two live records (a deletion would miss the other). Entries of
-    the same person queue on a lock per blind-index digest (PostgreSQL; SQLite
-    has one writer), and the entry itself is guarded by the duplicate check.
+    never has two live records (a deletion would miss the other): its digests
+    go live, and the unique index over live digests refuses a twin, even one
+    committing at the same moment. One statement on PostgreSQL.
     """
     connection = uow.session.connection()
-    locking = connection.dialect.name == "postgresql"
-    digests = connection.execute(
-        _MY_DIGESTS_LOCKED if locking else _MY_DIGESTS, {"subject": subject}
-    )
-    params: dict[str, Any] = {"subject": subject, "now": now}
-    for n, (kind, digest, *_) in enumerate(digests):
-        params[f"kind_{n}"], params[f"digest_{n}"] = kind, digest
-    terms = (len(params) - 2) // 2
-    result = connection.execute(_enter_statement(terms), params)
+    params = {"subject": subject, "now": now}
+    try:
+        if connection.dialect.name == "postgresql":
+            result = connection.execute(_ENTER_LIVE, params)
+        else:
+            connection.execute(_GO_LIVE, params)
+            result = connection.execute(_ENTER, params)
+    except IntegrityError:
+        raise Conflict(
+            "this customer was entered meanwhile by another case; reject or return this one",
+            details=[{"field": "id_number", "reason": "already on record"}],
+        ) from None
     if result.rowcount != 1:
-        other = connection.execute(_twins(terms).limit(1), params).scalar() if terms else None
-        if other is not None:
-            raise Conflict(
-                f"this customer was entered meanwhile as {other} (another case); "
-                "reject or return this one",
-                details=[{"field": "id_number", "reason": "already on record", "subject": other}],
-            )
         raise Conflict(f"subject {subject} is not a draft awaiting entry")
     # Core, past the ORM: a Subject this session holds reads its new status afresh.
     held = uow.session.identity_map.get(uow.session.identity_key(Subject, subject))
@@ -109,66 +106,16 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
     uow.session.info.setdefault(_ENTERED, set()).add(subject)
 
 
-def _twins(terms: int) -> Select[Any]:
-    """Live subjects other than :subject holding one of the ``terms`` (kind, digest) pairs.
-
-    The pairs are parameters, not a join on the subject's own entries: the
-    query stays an index lookup whatever the planner believes of the tables'
-    sizes (a join planned on a freshly vacuumed, nearly empty table scanned
-    every row of both for every entry once the tables had grown). No LIMIT
-    inside the guard's EXISTS: with one, a prepared statement's generic plan
-    looked cheap as a sequential scan that "stops at the first match" and was
-    chosen over the index whenever one digest value was common.
-    """
-    other, live = _BLIND_INDEX.alias("other"), _SUBJECTS.alias("live")
-    return (
-        select(other.c.subject)
-        .join(live, live.c.pseudonym == other.c.subject)
-        .where(
-            or_(
-                *(
-                    and_(
-                        other.c.kind == bindparam(f"kind_{n}"),
-                        other.c.digest == bindparam(f"digest_{n}"),
-                    )
-                    for n in range(terms)
-                )
-            ),
-            other.c.subject != bindparam("subject"),
-            live.c.status.in_(("active", "held")),
-        )
-    )
-
-
-_ENTER_STATEMENTS: dict[int, Any] = {}
-
-
-def _enter_statement(terms: int) -> Any:
-    """The draft becomes live only if no live subject holds one of its digests (built once)."""
-    statement = _ENTER_STATEMENTS.get(terms)
-    if statement is None:
-        conditions = [
-            _SUBJECTS.c.pseudonym == bindparam("subject"),
-            _SUBJECTS.c.status == "draft",
-        ]
-        if terms:
-            conditions.append(~_twins(terms).exists())
-        statement = _ENTER_STATEMENTS[terms] = (
-            update(_SUBJECTS)
-            .where(*conditions)
-            .values(status="active", updated_at=bindparam("now"))
-        )
-    return statement
-
-
-_MY_DIGESTS = select(_BLIND_INDEX.c.kind, _BLIND_INDEX.c.digest).where(
-    _BLIND_INDEX.c.subject == bindparam("subject")
+_ENTER = (
+    update(_SUBJECTS)
+    .where(_SUBJECTS.c.pseudonym == bindparam("subject"), _SUBJECTS.c.status == "draft")
+    .values(status="active", updated_at=bindparam("now"))
 )
-# The subject's digests, each locked for the transaction, in a fixed order (no deadlock).
-_MY_DIGESTS_LOCKED = text(
-    "SELECT kind, digest, pg_advisory_xact_lock(hashtextextended(kind || ':' || digest, 0)) "
-    "FROM (SELECT kind, digest FROM blind_index WHERE subject = :subject "
-    "ORDER BY kind, digest) AS digests"
+_GO_LIVE = text("UPDATE blind_index SET live = true WHERE subject = :subject")
+_ENTER_LIVE = text(
+    "WITH went_live AS (UPDATE blind_index SET live = true WHERE subject = :subject) "
+    "UPDATE subjects SET status = 'active', updated_at = :now "
+    "WHERE pseudonym = :subject AND status = 'draft'"
 )
 # Key of the session's set of subjects entered in its open transaction.
 _ENTERED = "vault.entered"
@@ -418,6 +365,7 @@ def _write_blind_index(
     fields: Mapping[str, str],
     *,
     replace: bool = True,
+    live: bool = False,
 ) -> None:
     entries: dict[str, str] = {}
     if fields.get("id_number") and fields.get("id_type"):
@@ -429,11 +377,14 @@ def _write_blind_index(
         )
     if replace:
         uow.session.execute(delete(BlindIndexEntry).where(BlindIndexEntry.subject == subject))
-    rows = [{"subject": subject, "kind": k, "digest": digest} for k, digest in entries.items()]
+    rows = [
+        {"subject": subject, "kind": k, "digest": digest, "live": live}
+        for k, digest in entries.items()
+    ]
     if rows:
         uow.session.connection().execute(insert(_BLIND_INDEX), rows)
 
 
 def reindex(uow: UnitOfWork, keys: VaultKeys, subject: str) -> None:
     """Rebuild a subject's blind-index entries from its current values (after a change)."""
-    _write_blind_index(uow, keys, subject, _decrypt_all(uow, keys, subject))
+    _write_blind_index(uow, keys, subject, _decrypt_all(uow, keys, subject), live=True)
