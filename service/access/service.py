@@ -15,9 +15,9 @@ from sqlalchemy import Row, Select, and_, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from service.access.models import ApiToken, BreakGlassGrant, TrainingRecord, User, UserRole
-from service.access.permissions import REQUIRED_TRAINING
+from service.access.permissions import PERMISSIONS, REQUIRED_TRAINING, allows
 from service.clock import aware
-from service.errors import Conflict, Invalid, Unauthenticated
+from service.errors import Conflict, Forbidden, Invalid, Unauthenticated
 
 ROLES = (
     "front_desk",
@@ -303,3 +303,22 @@ def roles_of(session: Session, user_id: int) -> frozenset[str]:
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def require_permission(actor: Actor, permission: str) -> None:
+    """The HTTP gate's matrix, for a use case that must not trust its caller to have applied it.
+
+    The system actor (beat jobs, the command line) passes.
+    """
+    if "system" in actor.roles or allows(actor.roles, permission, actor.scopes):
+        return
+    raise Forbidden(f"not allowed to {PERMISSIONS[permission]}")
+
+
+def usernames(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Usernames of these user ids, in one query (ids that are None or 0 name nobody)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {row.id: row.username for row in rows}

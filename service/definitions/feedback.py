@@ -14,12 +14,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.access.service import Actor
+from service.access.service import Actor, usernames
 from service.audit.service import Event, record, records_refusals
 from service.cases.models import Case, Task
 from service.definitions.models import ProcedureFeedback, ProcedureVersion
 from service.definitions.versions import READ_ROLES, need_role
-from service.definitions.views import usernames
 from service.deps import Deps
 from service.errors import Invalid, NotFound
 

@@ -16,11 +16,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 
-from service.access.permissions import PERMISSIONS, allows
-from service.access.service import Actor
+from service.access.service import Actor, require_permission
 from service.audit.service import Event, record_many
 from service.deps import Deps
-from service.errors import Forbidden, NotFound
+from service.errors import NotFound
 from service.signing import load_signing_key
 from service.vault.models import DeletionCertificate, DeletionRequest
 
@@ -109,8 +108,7 @@ def show(deps: Deps, actor: Actor, certificate_id: str) -> dict[str, Any]:
     ``signature`` covers, so the reply can be checked offline
     (`datasteward certificates verify`) against the service's public key.
     """
-    if "system" not in actor.roles and not allows(actor.roles, "certificate.read", actor.scopes):
-        raise Forbidden(f"not allowed to {PERMISSIONS['certificate.read']}")
+    require_permission(actor, "certificate.read")
     with deps.db.read_unit_of_work() as uow:
         row = uow.session.get(DeletionCertificate, certificate_id)
         if row is None:

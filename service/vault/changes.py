@@ -17,13 +17,12 @@ from sqlalchemy import DateTime, LargeBinary, String, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.access.permissions import PERMISSIONS, allows
-from service.access.service import Actor
+from service.access.service import Actor, require_permission
 from service.audit.models import AuditRecord
 from service.audit.service import Event, record
 from service.db import Base, UnitOfWork
 from service.deps import Deps
-from service.errors import Conflict, Forbidden, Gone, NotFound
+from service.errors import Conflict, Gone, NotFound
 from service.vault import service as vault
 from service.vault.crypto import decrypt_field, encrypt_field
 from service.vault.keys import VaultKeys
@@ -160,8 +159,7 @@ def read_change_log_entry(deps: Deps, actor: Actor, seq: int) -> dict[str, Any]:
     subject is deleted they are gone by design (410), while the record itself
     still verifies in the chain.
     """
-    if not allows(actor.roles, "audit.read_detail", actor.scopes):
-        raise Forbidden(f"not allowed to {PERMISSIONS['audit.read_detail']}")
+    require_permission(actor, "audit.read_detail")
     with deps.unit_of_work() as uow:
         row = uow.session.get(AuditRecord, seq)
         if row is None or row.detail_enc is None or row.subject is None:

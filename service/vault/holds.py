@@ -17,14 +17,12 @@ from typing import Any
 
 from sqlalchemy import and_, not_, or_, select
 
-from service.access.models import User
-from service.access.permissions import PERMISSIONS, allows
-from service.access.service import Actor
+from service.access.service import Actor, require_permission, usernames
 from service.audit.service import Event, record
 from service.clock import aware, iso
 from service.db import UnitOfWork
 from service.deps import Deps
-from service.errors import Conflict, Forbidden, Invalid, NotFound
+from service.errors import Conflict, Invalid, NotFound
 from service.jobs import enqueue_job
 from service.vault.models import DeletionRequest, LegalHold
 from service.vault.service import (
@@ -57,7 +55,7 @@ def place_hold(
     or not. A retention period needs its end; either kind's end, when given,
     is in the future. A subject already destroyed has nothing left to hold.
     """
-    _check_allowed(actor, "hold.manage")
+    require_permission(actor, "hold.manage")
     if (subject is None) == (not identify):
         raise Invalid.field(
             "subject", "give the subject's pseudonym, or id_type and id_number, or mobile"
@@ -129,7 +127,7 @@ def _identified(
 
 def release_hold(deps: Deps, actor: Actor, hold_id: str, reason: str) -> dict[str, Any]:
     """End a hold now, with the reason; says how many pending deletions were enqueued again."""
-    _check_allowed(actor, "hold.manage")
+    require_permission(actor, "hold.manage")
     _check_reason(reason)
     now = deps.now()
     with deps.unit_of_work() as uow:
@@ -151,7 +149,7 @@ def release_hold(deps: Deps, actor: Actor, hold_id: str, reason: str) -> dict[st
             now,
         )
         resumed = _requeue_unheld(uow, deps, now)
-        placed_by = _usernames(uow, [hold.placed_by]).get(hold.placed_by)
+        placed_by = usernames(uow.session, [hold.placed_by]).get(hold.placed_by or 0)
         uow.commit()
         return _view(hold, placed_by, now) | {"deletions_resumed": resumed}
 
@@ -168,7 +166,7 @@ def list_holds(
     A hold past its date counts as released even before the beat job has
     recorded it. Pseudonyms, kinds and reasons only: no personal data values.
     """
-    _check_allowed(actor, "hold.read")
+    require_permission(actor, "hold.read")
     if state not in HOLD_STATES:
         raise Invalid.field("state", f"must be one of {', '.join(HOLD_STATES)}")
     now = deps.now()
@@ -182,8 +180,8 @@ def list_holds(
         query = query.where(LegalHold.subject == subject)
     with deps.db.read_unit_of_work() as uow:
         holds = list(uow.session.scalars(query))
-        names = _usernames(uow, [h.placed_by for h in holds])
-        return [_view(h, names.get(h.placed_by), now) for h in holds]
+        names = usernames(uow.session, [h.placed_by for h in holds])
+        return [_view(h, names.get(h.placed_by or 0), now) for h in holds]
 
 
 def _state(hold: LegalHold, now: datetime) -> str:
@@ -203,14 +201,6 @@ def _view(hold: LegalHold, placed_by: str | None, now: datetime) -> dict[str, An
         "released_at": iso(hold.released_at),
         "active": _state(hold, now) == "active",
     }
-
-
-def _usernames(uow: UnitOfWork, ids: list[int | None]) -> dict[int | None, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = uow.session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
-    return {row.id: row.username for row in rows}
 
 
 def release_expired_holds(deps: Deps, actor: Actor) -> int:
@@ -250,10 +240,3 @@ def _requeue_unheld(uow: UnitOfWork, deps: Deps, now: datetime) -> int:
 def _check_reason(reason: str) -> None:
     if not reason.strip() or len(reason) > REASON_MAX:
         raise Invalid.field("reason", f"must be 1-{REASON_MAX} characters")
-
-
-def _check_allowed(actor: Actor, permission: str) -> None:
-    """The same matrix the HTTP gate applies, for callers that do not come through it."""
-    if "system" in actor.roles or allows(actor.roles, permission, actor.scopes):
-        return
-    raise Forbidden(f"not allowed to {PERMISSIONS[permission]}")

@@ -102,8 +102,7 @@ document.getElementById("withdraw-form").addEventListener("submit", (event) =>
     { reason: event.target.reason.value.trim() }, t("case.withdrawn")));
 document.getElementById("extend-form").addEventListener("submit", (event) =>
   caseRequest(event, `/cases/${caseId}/extend`, {
-    // Through the end of the chosen day where the officer is.
-    due_at: new Date(`${event.target.due.value}T23:59:59`).toISOString(),
+    due_at: endOfDay(event.target.due.value),
     reason: event.target.reason.value.trim(),
   }, t("case.extended")));
 document.getElementById("feedback-form").addEventListener("submit", (event) =>

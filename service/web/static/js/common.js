@@ -72,6 +72,11 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// A date picked in the browser as a moment: through the end of that day where the user is.
+function endOfDay(date) {
+  return date ? new Date(`${date}T23:59:59`).toISOString() : undefined;
+}
+
 // A filter form's filled-in fields as query parameters.
 function filterParams(formSelector) {
   const params = new URLSearchParams();

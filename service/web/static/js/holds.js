@@ -55,11 +55,6 @@ function showFieldErrors(err) {
   if (!shown) showError(err);
 }
 
-// A date means "through the end of that day" where the officer is.
-function endOfDay(date) {
-  return date ? new Date(`${date}T23:59:59`).toISOString() : undefined;
-}
-
 async function place(event) {
   event.preventDefault();
   hideError();
