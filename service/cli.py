@@ -31,6 +31,7 @@ DEMO_USERS = (
     ("reviewer2", "审核员 Reviewer (Chen Jie)", ["reviewer"]),
     ("dept", "部门员工 Department staff (Zhao Lei)", ["department_staff"]),
     ("officer", "数据专员 Data officer (Sun Li)", ["data_officer"]),
+    ("supervisor", "主管 Supervisor (Wu Gang)", ["supervisor"]),
     ("owner", "流程负责人 Process owner (Liu Yang)", ["process_owner"]),
     ("compliance", "合规 Compliance (Huang Min)", ["compliance"]),
     ("auditor", "审计 Auditor (Zhang Wei)", ["auditor"]),

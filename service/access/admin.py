@@ -150,7 +150,7 @@ def lock_user(deps: Deps, actor: Actor, user_id: int, reason: str) -> None:
             .execute(
                 update(Task)
                 .where(Task.assignee_id == user_id, Task.status == "claimed")
-                .values(status="open", assignee_id=None)
+                .values(status="open", assignee_id=None, claimed_at=None)
             )
             .rowcount
         )

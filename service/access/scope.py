@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, bindparam, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.access.models import User
@@ -75,6 +75,26 @@ def scope_condition(
             & (department == scope.department if scope.department is not None else true())
         )
     return or_(false(), *terms)
+
+
+def role_scope_condition(
+    actor: Actor,
+    role: str,
+    department: InstrumentedAttribute[str | None],
+    branch: InstrumentedAttribute[str | None],
+) -> ColumnElement[bool] | None:
+    """A WHERE clause keeping the cases in the scope of one of the actor's roles, every lane.
+
+    What a supervisor oversees: their scope's cases whoever works on them. None
+    when the role is unscoped (or a break-glass grant lifts the scope).
+    """
+    scope = actor.scope_of(role)
+    if not _scoped(scope) or actor.break_glass_id is not None:
+        return None
+    terms = [branch == scope.branch] if scope.branch is not None else []
+    if scope.department is not None:
+        terms.append(department == scope.department)
+    return and_(true(), *terms)
 
 
 def _scoped(scope: RoleScope) -> bool:

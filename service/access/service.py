@@ -31,6 +31,9 @@ ROLES = (
     "supervisor",
 )
 
+# Oversees staff: takes back tasks they hold, sees what they hold (in the supervisor's scope).
+SUPERVISOR = "supervisor"
+
 # Roles whose tasks check someone else's work: separation of duties applies.
 REVIEW_ROLES = frozenset({"reviewer", "data_officer", "compliance", "supervisor"})
 

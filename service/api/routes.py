@@ -91,7 +91,7 @@ _TASK_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 @api.get("/tasks")
 @authenticated
 def list_tasks():
-    scope = choice_arg("scope", "all", ("mine", "claimable", "all"))
+    scope = choice_arg("scope", "all", ("mine", "claimable", "all", "held"))
     procedure = request.args.get("procedure") or None
     limit, offset = int_arg("limit", 50, 1, 500), int_arg("offset", 0, 0, 10**9)
     after = request.args.get("after")
@@ -164,8 +164,10 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     },
     "/api/v1/tasks": {
         "get": op(
-            "Task list (scope=mine|claimable|all, procedure, limit; the next page: after="
-            "the response's next_after, or offset)"
+            "Task list (scope=mine|claimable|all, or held: for a supervisor, the tasks staff "
+            "in their scope hold, with who and since when; procedure, limit; the next page: "
+            "after=the response's next_after, or offset)",
+            errors=(401, 403, 422),
         )
     },
     "/api/v1/tasks/{task_id}": {

@@ -139,7 +139,8 @@ def _remirror(session: Session, case: Case, run: Run, new: CompiledDiagram, now:
         if row is None or row.status not in ("open", "claimed"):
             continue
         if row.lane != human.lane:
-            row.status, row.assignee_id = "open", None  # the claimer may not hold the new role
+            # The claimer may not hold the new role.
+            row.status, row.assignee_id, row.claimed_at = "open", None, None
         row.spec_name, row.label, row.lane, row.form = (
             human.spec_name,
             human.label,

@@ -60,6 +60,17 @@ class Task(Base):
             sqlite_where=text("status = 'open'"),
         ),
         Index("ix_tasks_assignee", "assignee_id", "status"),
+        # What staff hold, for their supervisors, in queue order (partial: claimed tasks
+        # only). Migration 0014_task_claims.
+        Index(
+            "ix_tasks_held",
+            text("(due_at IS NULL)"),
+            "due_at",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'claimed'"),
+            sqlite_where=text("status = 'claimed'"),
+        ),
         # A case's tasks, by status (the case lock path, separation of duties, summaries).
         Index("ix_tasks_case_status", "case_id", "status"),
     )
@@ -73,6 +84,7 @@ class Task(Base):
     form: Mapped[str | None] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16))  # open, claimed, completed, cancelled
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

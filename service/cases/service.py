@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, defer
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.access.scope import starting_scope
-from service.access.service import REVIEW_ROLES, Actor
+from service.access.service import REVIEW_ROLES, SUPERVISOR, Actor
 from service.audit.service import Event, Refusal, record, records_refusals
 from service.cases import duties
 from service.cases.deadlines import due_date
@@ -144,7 +144,7 @@ def claim_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
             raise refused("task.claim", task=task, case=case, reason=refusal.message) from None
         if task.status != "open":
             raise Conflict(f"task {task_id} is {task.status}, it cannot be claimed")
-        _set_task(uow.session, task, status="claimed", assignee_id=actor.id)
+        _set_task(uow.session, task, status="claimed", assignee_id=actor.id, claimed_at=now)
         record(uow.session, actor, _event("task.claim", case, version_hash, task), now)
         uow.commit()
         return task_summary(task)
@@ -176,13 +176,10 @@ def unclaim_task(
                 message = refusal.message
                 raise refused("task.unclaim", task=task, case=case, reason=message) from None
             extra = {"reason": reason.strip(), "detail": {"released_from": task.assignee_id}}
-        _set_task(uow.session, task, status="open", assignee_id=None)
+        _set_task(uow.session, task, status="open", assignee_id=None, claimed_at=None)
         record(uow.session, actor, _event("task.unclaim", case, version_hash, task, **extra), now)
         uow.commit()
         return task_summary(task)
-
-
-SUPERVISOR = "supervisor"
 
 
 @records_refusals
@@ -590,6 +587,7 @@ def _mirror_changes(
             "form": human.form,
             "status": "open",
             "assignee_id": None,
+            "claimed_at": None,
             "created_at": now,
             "due_at": due_at(now, _due_in(diagram, human.spec_name))
             or (case.due_at if human.lane in REVIEW_ROLES else None),

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, false, select, true, tuple_, union_all, update
 from sqlalchemy.orm import Session, aliased
 
-from service.access.scope import scope_condition
-from service.access.service import REVIEW_ROLES, Actor
+from service.access.scope import role_scope_condition, scope_condition
+from service.access.service import REVIEW_ROLES, SUPERVISOR, Actor, usernames
 from service.cases.models import Case, Task
 from service.clock import iso
 from service.engine import CompiledDiagram, Run
-from service.errors import Invalid
+from service.errors import Forbidden, Invalid
 
 # Key of the session's list of (procedure, lane, seconds waited) for the tasks
 # completed in its open transaction; read by whoever counts committed work (metrics).
@@ -78,7 +79,9 @@ def list_tasks(
     offset: int = 0,
     after: str | None = None,
 ) -> list[dict[str, Any]]:
-    """My claimed tasks (``mine``), open tasks for my roles (``claimable``), or both (``all``).
+    """My claimed tasks (``mine``), open tasks for my roles (``claimable``), or both (``all``);
+    for a supervisor, the tasks anyone in their scope holds (``held``), each with
+    who holds it (``assignee``) and since when.
 
     In queue order (`_queue_order`), which is total, so pages neither repeat
     nor skip a task. ``after`` (a task id, the last one of the previous page)
@@ -90,10 +93,16 @@ def list_tasks(
     # One condition per role: each reads ix_tasks_queue in order (an IN list of
     # lanes, or an OR with `mine`, made the database sort every open task).
     claimable = [(Task.status == "open") & (Task.lane == role) for role in sorted(actor.roles)]
-    parts = {"mine": [mine], "claimable": claimable, "all": [mine, *claimable]}[scope]
+    if scope == "held":
+        if SUPERVISOR not in actor.roles:
+            raise Forbidden("only a supervisor sees the tasks other staff hold")
+        parts: Sequence[ColumnElement[bool]] = [Task.status == "claimed"]
+        in_scope = role_scope_condition(actor, SUPERVISOR, Case.department, Case.branch)
+    else:
+        parts = {"mine": [mine], "claimable": claimable, "all": [mine, *claimable]}[scope]
+        in_scope = scope_condition(actor, Task.lane, Case.department, Case.branch)
     if not parts:
         return []
-    in_scope = scope_condition(actor, Task.lane, Case.department, Case.branch)
     past = _past(session, after) if after is not None else None
     queries = []
     for where in parts:
@@ -106,15 +115,22 @@ def list_tasks(
             query = query.where(Task.procedure == procedure)
         queries.append(query)
     if len(queries) == 1:
-        rows = session.scalars(_queue_order(queries[0], Task).limit(limit).offset(offset))
+        rows = session.scalars(_queue_order(queries[0], Task).limit(limit).offset(offset)).all()
+        if scope == "held":
+            return _with_holders(session, rows)
         return [task_summary(t) for t in rows]
     # Each part's first limit + offset tasks in its index order, merged.
     merged = union_all(
         *(select(_queue_order(q, Task).limit(limit + offset).subquery()) for q in queries)
     ).subquery()
     task = aliased(Task, merged)
-    rows = session.scalars(_queue_order(select(task), task).limit(limit).offset(offset))
-    return [task_summary(t) for t in rows]
+    merged_rows = session.scalars(_queue_order(select(task), task).limit(limit).offset(offset))
+    return [task_summary(t) for t in merged_rows]
+
+
+def _with_holders(session: Session, tasks: Sequence[Task]) -> list[dict[str, Any]]:
+    holders = usernames(session, (t.assignee_id for t in tasks))
+    return [{**task_summary(t), "assignee": holders.get(t.assignee_id or 0)} for t in tasks]
 
 
 def _queue_order(query: Any, task: Any) -> Any:
@@ -157,6 +173,7 @@ def task_summary(task: Task) -> dict[str, Any]:
         "form": task.form,
         "status": task.status,
         "assignee_id": task.assignee_id,
+        "claimed_at": iso(task.claimed_at),
         "created_at": iso(task.created_at),
         "due_at": iso(task.due_at),
     }

@@ -56,6 +56,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "tasks.actions": ("操作", "Actions"),
     "tasks.empty": ("没有任务", "No tasks"),
     "tasks.more": ("加载更多任务", "Load more tasks"),
+    "tasks.held": ("下属在办", "Held by staff I supervise"),
+    "tasks.held_hint": (
+        "本人管辖范围内他人已领取的任务:逾期的在前。有人缺勤时可填写原因收回任务。",
+        "Tasks others in my scope have claimed, overdue first. Take one back, with a reason, "
+        "when its holder is away.",
+    ),
+    "tasks.holder": ("领取人", "Held by"),
+    "tasks.claimed_at": ("领取时间", "Claimed"),
     "tasks.open": ("打开", "Open"),
     "tasks.claim": ("领取", "Claim"),
     "tasks.unclaim": ("放回", "Release"),
@@ -372,6 +380,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "role.compliance": ("合规", "Compliance"),
     "role.auditor": ("审计员", "Auditor"),
     "role.admin": ("管理员", "Administrator"),
+    "role.supervisor": ("主管", "Supervisor"),
     "field.name": ("姓名", "Name"),
     "field.id_type": ("证件类型", "ID document type"),
     "field.id_number": ("证件号码", "ID number"),

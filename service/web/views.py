@@ -25,7 +25,7 @@ from flask import (
 
 from service.access.login import log_in, log_out
 from service.access.permissions import allows
-from service.access.service import ROLES, Actor
+from service.access.service import ROLES, SUPERVISOR, Actor
 from service.access.training import training_due
 from service.api.auth import anonymous_actor, current_actor, deps, start_browser_session
 from service.errors import DomainError, Unauthenticated
@@ -152,8 +152,9 @@ def logout():
 @web.get("/tasks")
 @page
 def tasks():
-    due = training_due(current_actor(), deps().now())
-    return render("tasks.html", training_due=due)
+    actor = current_actor()
+    due = training_due(actor, deps().now())
+    return render("tasks.html", training_due=due, supervises=SUPERVISOR in actor.roles)
 
 
 @web.get("/tasks/<task_id>")

@@ -113,3 +113,74 @@ def test_locking_an_account_releases_the_tasks_it_held(api, deps, users):
     assert detail == {"user_id": users["reviewer"], "tasks_released": 1}
     claimable = api("reviewer2").get("/api/v1/tasks?scope=claimable").body["tasks"]
     assert task_id in [t["id"] for t in claimable]
+
+
+def test_a_supervisor_sees_what_staff_in_their_scope_hold(api, deps, users, clock):
+    add_user(deps, "supervisor", ["supervisor"])
+    add_user(
+        deps,
+        "south_sup",
+        ["supervisor"],
+        branch="south",
+        scopes=[RoleScope("supervisor", None, "south")],
+    )
+    claimed_at = clock().isoformat()
+    _, task_id = _claimed_review(api)
+    clock.advance(hours=2)
+    _, mine_too = _claimed_review(api)
+
+    held = api("supervisor").get("/api/v1/tasks?scope=held")
+    assert held.status == 200, held.body
+    by_id = {t["id"]: t for t in held.body["tasks"]}
+    assert set(by_id) == {task_id, mine_too}
+    assert by_id[task_id]["assignee"] == "reviewer"
+    assert by_id[task_id]["assignee_id"] == users["reviewer"]
+    assert by_id[task_id]["claimed_at"] == claimed_at
+    # Queue order, and paged by position like the other lists.
+    assert [t["id"] for t in held.body["tasks"]] == [task_id, mine_too]
+    first = api("supervisor").get("/api/v1/tasks?scope=held&limit=1").body
+    assert [t["id"] for t in first["tasks"]] == [task_id]
+    rest = api("supervisor").get(f"/api/v1/tasks?scope=held&after={first['next_after']}").body
+    assert [t["id"] for t in rest["tasks"]] == [mine_too]
+
+    # A supervisor of another branch sees none of them; staff may not look at all.
+    assert api("south_sup").get("/api/v1/tasks?scope=held").body["tasks"] == []
+    refused = api("reviewer2").get("/api/v1/tasks?scope=held")
+    assert refused.status == 403, refused.body
+    assert "supervisor" in refused.body["error"]["message"]
+
+    api("supervisor").post(f"/api/v1/tasks/{task_id}/unclaim", {"reason": "on leave"})
+    held = api("supervisor").get("/api/v1/tasks?scope=held").body["tasks"]
+    assert [t["id"] for t in held] == [mine_too]
+    claimable = api("reviewer2").get("/api/v1/tasks?scope=claimable").body["tasks"]
+    assert next(t for t in claimable if t["id"] == task_id)["claimed_at"] is None
+
+
+def test_a_supervisor_sees_their_own_branch_only(api, deps, users):
+    add_user(
+        deps,
+        "north_sup",
+        ["supervisor"],
+        branch="north",
+        scopes=[RoleScope("supervisor", None, "north")],
+    )
+    add_user(deps, "north_desk", ["front_desk"], branch="north")
+    desk, reviewer = api("north_desk"), api("reviewer")
+    case = desk.start()
+    desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
+    desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM)
+    north_task = desk.task_of(case["id"], "review")
+    assert reviewer.post(f"/api/v1/tasks/{north_task}/claim").status == 200
+    _claimed_review(api)  # a case of no branch: not theirs
+
+    held = api("north_sup").get("/api/v1/tasks?scope=held").body["tasks"]
+    assert [t["id"] for t in held] == [north_task]
+
+
+def test_locking_an_account_clears_the_claims_it_held(api, deps, users):
+    add_user(deps, "supervisor", ["supervisor"])
+    _, task_id = _claimed_review(api)
+    api("admin").post(f"/api/v1/users/{users['reviewer']}/lock", {"reason": "left"})
+    assert api("supervisor").get("/api/v1/tasks?scope=held").body["tasks"] == []
+    with deps.unit_of_work() as uow:
+        assert uow.session.get_one(Task, task_id).claimed_at is None

@@ -36,3 +36,10 @@ def test_every_string_has_a_chinese_and_an_english_text():
         # The Chinese text is Chinese, unless it is a name or symbol kept as is.
         words = re.sub(r"\{\w+\}", "", zh)
         assert han.search(words) or zh == en or not re.search(r"[a-z]{4,}", words), (key, zh)
+
+
+def test_every_role_has_a_name_in_both_languages():
+    from service.access.service import ROLES
+
+    missing = [role for role in ROLES if f"role.{role}" not in TERMS]
+    assert not missing, missing

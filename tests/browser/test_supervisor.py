@@ -1,5 +1,6 @@
-"""Supervision in the browser: a task someone else holds is taken back with a reason, and
-the task list warns staff whose training is running out."""
+"""Supervision in the browser: a task someone else holds is taken back with a reason (from
+its case page, or from the supervisor's list of what staff hold), and the task list warns
+staff whose training is running out."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from tests.api.conftest import VALID_FORM
+from tests.api.conftest import CONSENT, VALID_FORM
 from tests.conftest import add_user
 
 
@@ -43,6 +44,35 @@ def test_a_supervisor_takes_back_an_overdue_review_someone_else_holds(
     expect(page.locator("#notice")).to_contain_text("任务已放回")
     expect(page.locator("#open-tasks form.release")).to_have_count(0)
     session.shot("case-supervisor-release-zh")
+    claimable = as_user("reviewer2").get("/api/v1/tasks?scope=claimable").body["tasks"]
+    assert task_id in [t["id"] for t in claimable]
+
+
+def test_a_supervisor_sees_what_staff_hold_and_takes_one_back(open_session, deps, clock, as_user):
+    add_user(deps, "supervisor", ["supervisor"])
+    desk, reviewer = as_user("frontdesk"), as_user("reviewer")
+    case = desk.start()
+    desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
+    assert desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM).status == 200
+    task_id = desk.task_of(case["id"], "review")
+    assert reviewer.post(f"/api/v1/tasks/{task_id}/claim").status == 200
+
+    # Staff see no such list.
+    staff = open_session("en").log_in("reviewer2")
+    expect(staff.locator("#claimable")).to_contain_text("No tasks")  # loaded
+    expect(staff.locator("#held")).to_have_count(0)
+
+    session = open_session("en")
+    page = session.log_in("supervisor")
+    row = page.locator(f"#table-held tr[data-task-id='{task_id}']")
+    expect(row).to_be_visible()
+    expect(row.locator(".holder")).to_have_text("reviewer")
+    expect(row.locator("time").first).to_have_attribute("datetime", clock().isoformat())
+    session.shot("tasks-held-en")
+    row.locator("input").fill("reviewer off sick")
+    row.get_by_role("button", name="Take back").click()
+    expect(page.locator("#notice")).to_contain_text("back in its lane")
+    expect(page.locator(f"#table-held tr[data-task-id='{task_id}']")).to_have_count(0)
     claimable = as_user("reviewer2").get("/api/v1/tasks?scope=claimable").body["tasks"]
     assert task_id in [t["id"] for t in claimable]
 

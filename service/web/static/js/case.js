@@ -21,25 +21,7 @@ function openTasks(found) {
   if (!found.tasks.length) { list.replaceChildren(el("li", { class: "muted", text: t("common.none") })); return; }
   list.replaceChildren(...found.tasks.map((task) => el("li", {},
     el("a", { href: `/tasks/${task.id}`, text: localLabel(task.label) }), " ",
-    statusBadge(task.status), ` ${term("role", task.role)}`, releaseForm(task))));
-}
-
-// A supervisor takes a task back from someone who holds it (absent, on leave), with a reason.
-function releaseForm(task) {
-  if (task.status !== "claimed" || task.assignee_id === DS.user.id || !DS.user.roles.includes("supervisor")) {
-    return null;
-  }
-  const reason = el("input", { id: `release-reason-${task.id}`, required: true, maxlength: "500",
-    placeholder: t("case.release_reason"), "aria-label": `${t("case.release_reason")} ${localLabel(task.label)}` });
-  return el("form", { class: "row release", onsubmit: async (event) => {
-    event.preventDefault();
-    hideError();
-    try {
-      await api("POST", `/tasks/${task.id}/unclaim`, { reason: reason.value.trim() });
-      notify(t("case.released"));
-      await loadCase();
-    } catch (err) { showError(err); }
-  } }, reason, el("button", { type: "submit", text: t("case.release") }));
+    statusBadge(task.status), ` ${term("role", task.role)}`, releaseForm(task, loadCase))));
 }
 
 function history(found) {

@@ -179,3 +179,22 @@ function translateReason(reason) {
 function statusBadge(status) {
   return el("span", { class: `badge status-${status}`, text: term("status", status) });
 }
+
+// A supervisor takes a task back from someone who holds it (absent, on leave), with a reason;
+// `then` redraws the page. Null for a task that is not someone else's claim, or a non-supervisor.
+function releaseForm(task, then) {
+  if (task.status !== "claimed" || task.assignee_id === DS.user.id || !DS.user.roles.includes("supervisor")) {
+    return null;
+  }
+  const reason = el("input", { id: `release-reason-${task.id}`, required: true, maxlength: "500",
+    placeholder: t("case.release_reason"), "aria-label": `${t("case.release_reason")} ${localLabel(task.label)}` });
+  return el("form", { class: "row release", onsubmit: async (event) => {
+    event.preventDefault();
+    hideError();
+    try {
+      await api("POST", `/tasks/${task.id}/unclaim`, { reason: reason.value.trim() });
+      notify(t("case.released"));
+      await then();
+    } catch (err) { showError(err); }
+  } }, reason, el("button", { type: "submit", text: t("case.release") }));
+}

@@ -1,9 +1,12 @@
-// The staff task list: mine and claimable, overdue first, filters, claim and release.
+// The staff task list: mine and claimable, overdue first, filters, claim and release; for a
+// supervisor, also what the staff in their scope hold, each taken back with a reason.
 "use strict";
 
-const state = { mine: [], claimable: [] };
+// The lists this page shows: "held" only for a supervisor (the page has its section then).
+const SCOPES = ["mine", "claimable"].concat(document.getElementById("held") ? ["held"] : []);
+const state = { mine: [], claimable: [], held: [] };
 // Where each list's next page starts (the API's next_after), null when it is complete.
-const next = { mine: null, claimable: null };
+const next = { mine: null, claimable: null, held: null };
 const PAGE = 500;
 
 function isOverdue(task) {
@@ -41,6 +44,23 @@ function actionCell(task, scope) {
   return el("td", { class: "actions" }, open, button);
 }
 
+// A held task: who holds it and since when, and the form that takes it back.
+function heldRow(task) {
+  const since = task.claimed_at
+    ? el("td", {}, el("time", { datetime: task.claimed_at, text: formatTime(task.claimed_at) }))
+    : el("td", { class: "muted", text: "—" });
+  return el("tr", { "data-task-id": task.id, class: isOverdue(task) ? "is-overdue" : "" },
+    el("td", {}, el("a", { href: `/tasks/${task.id}`, text: localLabel(task.label) })),
+    el("td", { text: term("procedure", task.procedure) }),
+    el("td", { text: term("role", task.role) }),
+    el("td", { class: "holder", text: task.assignee || "" }),
+    since,
+    dueCell(task),
+    el("td", {}, el("a", { href: `/cases/${task.case_id}`, text: task.case_id.slice(0, 8),
+                           "aria-label": `${t("tasks.case")} ${task.case_id.slice(0, 8)}` })),
+    el("td", { class: "actions" }, releaseForm(task, load)));
+}
+
 function row(task, scope) {
   return el("tr", { "data-task-id": task.id, class: isOverdue(task) ? "is-overdue" : "" },
     el("td", {}, el("a", { href: `/tasks/${task.id}`, text: localLabel(task.label) })),
@@ -56,11 +76,14 @@ function row(task, scope) {
 function table(tasks, scope) {
   const shown = ordered(tasks.filter(passesFilters));
   if (!shown.length) return el("p", { class: "muted", text: t("tasks.empty") });
-  const heads = ["tasks.step", "tasks.procedure", "tasks.role", "tasks.status", "tasks.due",
-                 "tasks.case", "tasks.actions"];
+  const heads = scope === "held"
+    ? ["tasks.step", "tasks.procedure", "tasks.role", "tasks.holder", "tasks.claimed_at",
+       "tasks.due", "tasks.case", "tasks.actions"]
+    : ["tasks.step", "tasks.procedure", "tasks.role", "tasks.status", "tasks.due",
+       "tasks.case", "tasks.actions"];
   return el("table", { class: "grid", id: `table-${scope}` },
     el("thead", {}, el("tr", {}, heads.map((key) => el("th", { scope: "col", text: t(key) })))),
-    el("tbody", {}, shown.map((task) => row(task, scope))));
+    el("tbody", {}, shown.map((task) => (scope === "held" ? heldRow(task) : row(task, scope)))));
 }
 
 function moreButton(scope) {
@@ -70,7 +93,7 @@ function moreButton(scope) {
 }
 
 function draw() {
-  for (const scope of ["mine", "claimable"]) {
+  for (const scope of SCOPES) {
     const parts = [table(state[scope], scope), moreButton(scope)].filter(Boolean);
     document.getElementById(scope).replaceChildren(...parts);
   }
@@ -78,14 +101,11 @@ function draw() {
 
 async function load() {
   try {
-    const [mine, claimable] = await Promise.all([
-      api("GET", `/tasks?scope=mine&limit=${PAGE}`),
-      api("GET", `/tasks?scope=claimable&limit=${PAGE}`),
-    ]);
-    state.mine = mine.tasks;
-    state.claimable = claimable.tasks;
-    next.mine = mine.next_after;
-    next.claimable = claimable.next_after;
+    const pages = await Promise.all(SCOPES.map((scope) => api("GET", `/tasks?scope=${scope}&limit=${PAGE}`)));
+    SCOPES.forEach((scope, i) => {
+      state[scope] = pages[i].tasks;
+      next[scope] = pages[i].next_after;
+    });
     draw();
   } catch (err) { showError(err); }
 }
