@@ -43,6 +43,12 @@ class Settings:
     port: int = 8000
     token_ttl_hours: int = 12
     timer_interval_s: int = 30
+    # Customer notifications: the SMS gateway's HTTP API (none: they wait in the queue).
+    notify_url: str = ""
+    notify_token: str = ""
+    notify_language: str = "zh-CN"
+    notify_interval_s: int = 30
+    notify_retention_days: int = 30
     outbox_interval_s: int = 10
     max_request_bytes: int = 4 * 1024 * 1024
     review_interval_months: int = 3  # periodic procedure review: quarterly by default

@@ -65,10 +65,10 @@ def issue_grant(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]
 
 
 def notify_customer(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Tell the customer the outcome; the default channel is the notifications outbox."""
+    """Tell the customer the outcome: queued with its number sealed, sent by the delivery job."""
     subject = _own_subject(ctx, params)
     notification = notifications.notify_customer(
-        ctx.uow, subject, str(params.get("template", "")), ctx.case_id, ctx.now
+        ctx.uow, ctx.deps.keys, subject, str(params.get("template", "")), ctx.case_id, ctx.now
     )
     return {"notification_id": notification}
 
@@ -89,6 +89,8 @@ def request_shredding(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str
     if ctx.subject is None:
         raise ValueError("the case has no subject to delete")
     request_id = record_request(ctx.uow, ctx.now, ctx.subject, ctx.case_id)
+    # The confirmation's number is sealed now: once the key is destroyed it cannot be read.
+    notifications.hold_for_deletion(ctx.uow, ctx.deps.keys, ctx.subject, ctx.case_id, ctx.now)
     job_id = enqueue_job(ctx.uow, ctx.deps, SHRED_JOB, {"request_id": request_id})
     return {"job_id": job_id, "deletion_request": request_id}
 

@@ -26,6 +26,7 @@ def make_celery(settings: Settings) -> Celery:
             "workers.deletion",
             "workers.reviews",
             "workers.training",
+            "workers.notifications",
         ],
     )
     app.conf.update(
@@ -49,6 +50,10 @@ def make_celery(settings: Settings) -> Celery:
             "relay-outbox": {
                 "task": "datasteward.outbox.relay",
                 "schedule": float(settings.outbox_interval_s),
+            },
+            "deliver-notifications": {
+                "task": "datasteward.notifications.deliver",
+                "schedule": float(settings.notify_interval_s),
             },
             "audit-checkpoint": {
                 "task": "datasteward.audit.checkpoint",

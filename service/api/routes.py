@@ -160,7 +160,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/procedures": {"get": op("Procedures with a published version", errors=(401,))},
     "/api/v1/cases": {"post": op("Start a case of a procedure", body=obj(procedure=STR), ok=201)},
     "/api/v1/cases/{case_id}": {
-        "get": op("A case: status, open tasks, history") | {"parameters": path_param("case_id")}
+        "get": op("A case: status, open tasks, customer notifications, history")
+        | {"parameters": path_param("case_id")}
     },
     "/api/v1/tasks": {
         "get": op(

@@ -18,6 +18,7 @@ from service.definitions.service import compile_version
 from service.deps import Deps
 from service.engine import Run
 from service.errors import Forbidden, NotFound
+from service.notifications import outbox as notifications
 from service.vault import changes
 from service.vault import service as vault
 
@@ -92,6 +93,7 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
         view["version_hash"] = version.content_hash
         view["version_number"] = version.number
         view["history"] = case_history(uow.session, case_id)
+        view["notifications"] = notifications.of_case(uow, case_id)
         view["completed_steps"] = deps.engine.inspect(
             compile_version(deps.engine, version), case.id, case.state, Run.completed_steps
         )

@@ -61,6 +61,7 @@ def check(settings: Settings, environ: Mapping[str, str]) -> list[Problem]:
         check_key_store_apart,
         check_broker,
         check_keys,
+        check_notifications,
     ]
     found = [problem for each in checks for problem in each(settings, environ)]
     return sorted(found, key=lambda p: p.severity != ERROR)
@@ -202,6 +203,30 @@ def check_broker(settings: Settings, _env: Mapping[str, str]) -> Iterable[Proble
         )
     if not settings.redis_url:
         yield Problem(ERROR, "DATASTEWARD_REDIS_URL", "is not set; production needs Redis")
+
+
+def check_notifications(settings: Settings, _env: Mapping[str, str]) -> Iterable[Problem]:
+    from service.notifications.delivery import LANGUAGES
+
+    if settings.notify_language not in LANGUAGES:
+        yield Problem(
+            ERROR, "DATASTEWARD_NOTIFY_LANGUAGE", f"must be one of {', '.join(LANGUAGES)}"
+        )
+    if settings.notify_url and not settings.notify_url.startswith(("https://", "http://")):
+        yield Problem(ERROR, "DATASTEWARD_NOTIFY_URL", "must be an http(s) URL")
+    elif settings.notify_url.startswith("http://") and settings.is_production:
+        yield Problem(
+            ERROR, "DATASTEWARD_NOTIFY_URL", "sends customers' numbers in clear; use https"
+        )
+    elif not settings.notify_url and settings.is_production:
+        yield Problem(
+            WARNING,
+            "DATASTEWARD_NOTIFY_URL",
+            "is not set: customer notifications are queued, never sent, and erased after "
+            f"{settings.notify_retention_days} days",
+        )
+    if settings.notify_retention_days < 1:
+        yield Problem(ERROR, "DATASTEWARD_NOTIFY_RETENTION_DAYS", "must be at least 1")
 
 
 def check_keys(settings: Settings, _env: Mapping[str, str]) -> Iterable[Problem]:

@@ -21,6 +21,7 @@ PREFIX_ROUTES: tuple[tuple[str, str], ...] = (
     ("datasteward.archiving.", ARCHIVING),
     ("datasteward.timers.", TIMERS),
     ("datasteward.outbox.", TIMERS),
+    ("datasteward.notifications.", TIMERS),
 )
 
 

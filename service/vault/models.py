@@ -108,6 +108,18 @@ class CaseKey(WrappedKey):
     case_id: Mapped[str] = mapped_column(String(36), primary_key=True)
 
 
+class NotificationKey(WrappedKey):
+    """The key sealing one customer notification's destination (service/notifications).
+
+    Destroyed once the notification is sent, given up or expired: the sealed
+    destination left in the notification row is then unreadable.
+    """
+
+    __tablename__ = "notification_keys"
+
+    notification_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
 class SubjectDocument(Base):
     """A proof document: its ciphertext lives in the file store under ``storage_key``."""
 

@@ -19,9 +19,13 @@ from service.audit.service import Event, record
 from service.deps import Deps
 from service.errors import Conflict
 from service.vault.keyring import Keyring, load_keyring_file, save_keyring_file
-from service.vault.models import CaseKey, DataKey, KeyRotation, WrappedKey
+from service.vault.models import CaseKey, DataKey, KeyRotation, NotificationKey, WrappedKey
 
 Progress = Callable[[int, int], None]
+
+
+# Every kind of wrapped key in the key store: rotation re-wraps them all.
+WRAPPED_KEYS: tuple[type[WrappedKey], ...] = (DataKey, CaseKey, NotificationKey)
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,11 @@ def rotate_keys(
     keyring = _keyring_with_target(deps, path, rotation_id)
     while _rewrap_batch(deps, keyring, rotation_id, batch_size, progress):
         pass
-    # Case keys hold proof documents of cases that do not know their subject yet: few, short-lived.
-    while _rewrap_batch(deps, keyring, rotation_id, batch_size, progress, model=CaseKey):
-        pass
+    # Case keys hold proof documents of cases that do not know their subject yet, notification
+    # keys the numbers of notifications not yet sent: few, short-lived.
+    for model in (CaseKey, NotificationKey):
+        while _rewrap_batch(deps, keyring, rotation_id, batch_size, progress, model=model):
+            pass
     return _finish(deps, actor, rotation_id, resumed)
 
 
@@ -50,18 +56,16 @@ def retire_version(deps: Deps, actor: Actor, version: int) -> None:
     """Remove an old KEK version from the keyring once no data key is wrapped under it."""
     path = _keyring_path(deps)
     with deps.unit_of_work() as uow:
-        in_use = uow.keystore.scalar(
-            select(func.count()).select_from(DataKey).where(DataKey.kek_version == version)
-        )
-        in_use_by_cases = uow.keystore.scalar(
-            select(func.count()).select_from(CaseKey).where(CaseKey.kek_version == version)
-        )
-        if in_use:
-            raise Conflict(f"{in_use} data keys are still wrapped under version {version}")
-        if in_use_by_cases:
-            raise Conflict(
-                f"{in_use_by_cases} case document keys are still wrapped under version {version}"
+        for model, what in (
+            (DataKey, "data keys"),
+            (CaseKey, "case document keys"),
+            (NotificationKey, "notification keys"),
+        ):
+            in_use = uow.keystore.scalar(
+                select(func.count()).select_from(model).where(model.kek_version == version)
             )
+            if in_use:
+                raise Conflict(f"{in_use} {what} are still wrapped under version {version}")
         keyring, _warnings = load_keyring_file(path)
         save_keyring_file(path, keyring.without_version(version))
         record(
@@ -115,7 +119,7 @@ def _start_or_resume(deps: Deps, actor: Actor, path: Path) -> tuple[int, bool]:
         target = max(keyring.versions) + 1
         total = sum(
             uow.keystore.scalar(select(func.count()).select_from(model)) or 0
-            for model in (DataKey, CaseKey)
+            for model in WRAPPED_KEYS
         )
         # The row first: a crash before the keyring file is saved resumes to the same version.
         rotation = KeyRotation(
@@ -152,9 +156,13 @@ def _rewrap_batch(
     rotation_id: int,
     batch_size: int,
     progress: Progress | None,
-    model: type[DataKey] | type[CaseKey] = DataKey,
+    model: type[WrappedKey] = DataKey,
 ) -> int:
-    order = DataKey.subject if model is DataKey else CaseKey.case_id
+    order = {
+        DataKey: DataKey.subject,
+        CaseKey: CaseKey.case_id,
+        NotificationKey: NotificationKey.notification_id,
+    }[model]
     with deps.unit_of_work() as uow:
         rotation = uow.session.get_one(KeyRotation, rotation_id)
         rows: Sequence[WrappedKey] = uow.keystore.scalars(

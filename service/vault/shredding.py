@@ -44,6 +44,7 @@ from service.db import UnitOfWork
 from service.deps import Deps
 from service.errors import Conflict, NotFound
 from service.notifications import notify_customer
+from service.notifications.delivery import confirm_deletions
 from service.vault import cache, certificates
 from service.vault.filestore import LocalFileStore
 from service.vault.models import (
@@ -267,6 +268,8 @@ def _delete_keys(
     if deps.db.keystore_engine.dialect.name == "sqlite":
         # Overwrite the deleted rows' bytes in the file instead of leaving free pages.
         uow.keystore.execute(text("PRAGMA secure_delete=ON"))
+    # The confirmation goes now or never: its sealed number dies with the subject's key.
+    confirm_deletions(uow, deps, [r.case_id for r in requests if r.case_id], now)
     uow.keystore.execute(delete(DataKey).where(DataKey.subject.in_(subjects)))
     for request in requests:
         count = scrubbed.get(request.subject, 0)
@@ -289,7 +292,7 @@ def purge_key_store(deps: Deps) -> None:
             raw.close()
     elif engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM data_keys")
+            conn.exec_driver_sql("VACUUM data_keys, notification_keys")
 
 
 def _remove_data(deps: Deps, actor: Actor, ids: list[str], checkpoint: Checkpoint) -> None:
@@ -390,7 +393,9 @@ def _resume_and_complete(deps: Deps, ids: list[str]) -> None:
             if request.case_id and _ended_secured_only(uow, request.case_id):
                 # The case told the customer their data was kept under a hold and ended
                 # there; the deletion that ran once the hold was released is news to them.
-                notify_customer(uow, request.subject, "deletion_done", request.case_id, now)
+                notify_customer(
+                    uow, deps.keys, request.subject, "deletion_done", request.case_id, now
+                )
         uow.commit()
 
 

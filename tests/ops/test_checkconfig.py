@@ -36,6 +36,7 @@ def production(var_dir: Path, **overrides: str) -> dict[str, str]:
         "DATASTEWARD_KEYSTORE_URL": "postgresql+psycopg://ds@keys.internal:5432/keystore",
         "DATASTEWARD_REDIS_URL": "redis://redis.internal:6379/0",
         "DATASTEWARD_SECRET_KEY": STRONG,
+        "DATASTEWARD_NOTIFY_URL": "https://sms.internal/v1/messages",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}
@@ -142,3 +143,20 @@ def test_the_command_exits_0_on_a_sound_configuration(keyed_dir, monkeypatch, ca
         monkeypatch.setenv(name, value)
     assert main(["check-config"]) == 0
     assert "configuration OK (production)" in capsys.readouterr().out
+
+
+def test_customer_notifications_need_a_gateway_over_https_in_production(keyed_dir):
+    assert problems(production(keyed_dir, DATASTEWARD_NOTIFY_URL="")) == {
+        "DATASTEWARD_NOTIFY_URL": WARNING
+    }
+    clear = production(keyed_dir, DATASTEWARD_NOTIFY_URL="http://sms.internal/v1/messages")
+    assert problems(clear) == {"DATASTEWARD_NOTIFY_URL": ERROR}
+    assert problems(production(keyed_dir, DATASTEWARD_NOTIFY_URL="sms.internal")) == {
+        "DATASTEWARD_NOTIFY_URL": ERROR
+    }
+    assert problems(production(keyed_dir, DATASTEWARD_NOTIFY_LANGUAGE="fr")) == {
+        "DATASTEWARD_NOTIFY_LANGUAGE": ERROR
+    }
+    assert problems(production(keyed_dir, DATASTEWARD_NOTIFY_RETENTION_DAYS="0")) == {
+        "DATASTEWARD_NOTIFY_RETENTION_DAYS": ERROR
+    }

@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 
 from service.access.service import Actor
 from service.audit.models import AuditRecord
-from service.notifications import Notification
 from service.vault.models import DataKey, DeletionCertificate, LegalHold, Subject
 from service.vault.shredding import SHRED_JOB, shred_subject
 from tests.conftest import add_user
@@ -55,14 +54,17 @@ def _run_shred_job(deps, job: dict) -> None:
 
 
 def _notices(deps, case_id: str) -> list[str]:
+    """What the customer was to be told, in order: queued, or tried as the key was destroyed."""
     with deps.unit_of_work() as uow:
-        return list(
-            uow.session.scalars(
-                select(Notification.template)
-                .where(Notification.case_id == case_id)
-                .order_by(Notification.id)
+        told = uow.session.scalars(
+            select(AuditRecord.detail)
+            .where(
+                AuditRecord.case_id == case_id,
+                AuditRecord.action.in_(("notification.queued", "notification.failed")),
             )
+            .order_by(AuditRecord.seq)
         )
+        return [detail["template"] for detail in told]
 
 
 def _status(deps, subject: str) -> str:

@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, inspect, select, text
 
+from service.notifications import Notification
 from service.vault.crypto import DATA_KEY_BYTES, VaultCryptoError, decrypt_field
 from service.vault.documents import decrypt_document
-from service.vault.models import DataKey, DeletionCertificate, DeletionRequest, SubjectField
+from service.vault.models import (
+    DataKey,
+    DeletionCertificate,
+    DeletionRequest,
+    NotificationKey,
+    SubjectField,
+)
 from tests.conftest import need_service
 from tests.integration.vault.helpers import (
     FORM,
@@ -145,7 +152,14 @@ def test_shredding_leaves_nothing_in_a_backup_that_the_system_can_decrypt(
 
 
 def _assert_only_pseudonymous_traces(deps, subject: str) -> None:
-    allowed = {"subjects", "deletion_requests", "deletion_certificates", "audit_records", "cases"}
+    allowed = {
+        "subjects",
+        "deletion_requests",
+        "deletion_certificates",
+        "audit_records",
+        "cases",
+        "notifications",  # which templates went out, their numbers erased (checked below)
+    }
     engine = deps.db.engine
     with engine.connect() as conn:
         for table in inspect(conn).get_table_names():
@@ -161,6 +175,13 @@ def _assert_only_pseudonymous_traces(deps, subject: str) -> None:
         ).scalar()
     assert status == "shredded"
     with deps.unit_of_work() as uow:
+        sealed = uow.session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.subject == subject, Notification.destination.is_not(None))
+        )
+        assert sealed == 0
+        assert uow.keystore.scalar(select(func.count()).select_from(NotificationKey)) == 0
         assert (
             uow.keystore.scalar(
                 select(func.count()).select_from(DataKey).where(DataKey.subject == subject)

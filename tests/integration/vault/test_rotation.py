@@ -146,3 +146,27 @@ def test_case_document_keys_are_rewrapped_and_hold_their_kek_version_until_then(
         stored = uow.keystore.get_one(CaseKey, "case-waiting-for-subject")
         assert stored.kek_version == 2
         assert deps.keys.keyring.unwrap(stored.kek_version, stored.wrapped_key) == case_key
+
+
+def test_a_queued_notifications_key_is_rewrapped_and_its_number_still_unseals(deps):
+    import uuid
+
+    from service.notifications import Notification, notify_customer
+    from service.notifications.outbox import unseal
+    from tests.api.conftest import VALID_FORM
+
+    with deps.unit_of_work() as uow:
+        fields = vault.clean_subject_fields(VALID_FORM)
+        subject = vault.store_draft(uow, deps.keys, fields, deps.now())
+        vault.enter_subject(uow, subject, deps.now())
+        notification = notify_customer(
+            uow, deps.keys, subject, "change_applied", str(uuid.uuid4()), deps.now()
+        )
+        uow.commit()
+    with pytest.raises(Conflict, match="still wrapped"):
+        retire_version(deps, SYSTEM, 1)
+    assert rotate_keys(deps, SYSTEM, batch_size=10).rewrapped == 2  # the subject's, the notice's
+    retire_version(deps, SYSTEM, 1)
+    with deps.unit_of_work() as uow:
+        row = uow.session.get_one(Notification, notification)
+        assert unseal(uow, deps.keys, row) == "+86" + VALID_FORM["mobile"]

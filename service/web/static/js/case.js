@@ -37,6 +37,25 @@ function history(found) {
     el("tbody", {}, rows)));
 }
 
+// What the case told the customer (or could not): template, state, when; never the number.
+function notices(found) {
+  const list = found.notifications || [];
+  document.getElementById("notifications-section").hidden = !list.length;
+  const heads = ["case.notice", "case.notice_state", "case.notice_sent", "case.notice_attempts",
+                 "case.notice_error"];
+  const rows = list.map((notice) => el("tr", { "data-notice": notice.template },
+    el("td", { text: term("notice", notice.template) }),
+    el("td", {}, el("span", { class: `badge notice-${notice.state}`, text: term("notice_state", notice.state) })),
+    notice.sent_at
+      ? el("td", {}, el("time", { datetime: notice.sent_at, text: formatTime(notice.sent_at) }))
+      : el("td", { class: "muted", text: "—" }),
+    el("td", { text: String(notice.attempts) }),
+    el("td", { text: translateReason(notice.last_error || "") })));
+  document.getElementById("notifications").replaceChildren(el("table", { class: "grid" },
+    el("thead", {}, el("tr", {}, heads.map((key) => el("th", { scope: "col", text: t(key) })))),
+    el("tbody", {}, rows)));
+}
+
 async function drawDiagram(found) {
   const canvas = document.getElementById("canvas");
   const viewer = new BpmnJS({ container: canvas });
@@ -97,6 +116,7 @@ async function loadCase() {
     caseFacts(found);
     openTasks(found);
     caseActions(found);
+    notices(found);
     history(found);
     await drawDiagram(found);
   } catch (err) { showError(err); }

@@ -1,0 +1,270 @@
+"""Delivering customer notifications: the texts, the SMS gateway, retries and erasure.
+
+The beat runs `deliver_due` every `notify_interval_s`. Each due notification
+is delivered in a transaction of its own that locks its row (others skip it,
+so two workers never send one twice at once): its destination is unsealed,
+the text rendered and handed to the channel, and then
+
+- accepted: `sent`, its key destroyed;
+- refused or unreachable: tried again after a growing pause, and after
+  `MAX_ATTEMPTS` given up as `failed`, its key destroyed.
+
+Notifications nobody released or delivered within `notify_retention_days`
+(a deletion's confirmation whose deletion stays held, or a gateway down for
+that long) expire and are erased the same way. Every outcome is audited, by
+template and case, never with the number or the text.
+
+The channel is an SMS gateway's HTTP API (`HttpSmsChannel`: one JSON POST per
+message, `notify_url`, optionally a bearer `notify_token`). Without a URL
+nothing is sent and notifications wait in the queue (`datasteward
+checkconfig` warns in production); the case page shows each one's state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+
+from service.access.service import SYSTEM
+from service.audit.service import Event, record
+from service.config import Settings, SettingsError
+from service.db import UnitOfWork
+from service.deps import Deps
+from service.notifications.models import Notification
+from service.notifications.outbox import erase, unseal
+
+log = logging.getLogger("datasteward.notifications")
+MAX_ATTEMPTS = 6
+# Pause before attempt n + 1 after n failures: 1, 2, 4, 8, 16 minutes.
+FIRST_PAUSE = timedelta(minutes=1)
+BATCH = 100
+LANGUAGES = ("zh-CN", "en")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "change_applied": "您的个人信息变更申请已办理完成。业务编号:{reference}。",
+        "change_rejected": "您的个人信息变更申请未获通过,详情请咨询营业厅。业务编号:{reference}。",
+        "deletion_done": "您的个人信息已按删除申请彻底删除,无法恢复。业务编号:{reference}。",
+        "deletion_held": (
+            "您的个人信息删除申请已受理。因法律规定的保存义务,相关信息暂予封存、停止使用,"
+            "义务结束后即删除。业务编号:{reference}。"
+        ),
+        "deletion_refused": (
+            "您的个人信息删除申请未获通过,详情请咨询营业厅。业务编号:{reference}。"
+        ),
+    },
+    "en": {
+        "change_applied": "Your request to change your personal data has been completed. "
+        "Reference {reference}.",
+        "change_rejected": "Your request to change your personal data was not approved; "
+        "please ask at any of our shops. Reference {reference}.",
+        "deletion_done": "Your personal data has been deleted as you requested and cannot be "
+        "recovered. Reference {reference}.",
+        "deletion_held": "We have your deletion request. A legal duty to keep the data applies: "
+        "it is stored, secured and no longer used, and deleted once the duty ends. "
+        "Reference {reference}.",
+        "deletion_refused": "Your request to delete your personal data was not approved; "
+        "please ask at any of our shops. Reference {reference}.",
+    },
+}
+
+
+class DeliveryError(Exception):
+    """The channel did not take the message; the text says why without personal data."""
+
+
+class Channel(Protocol):
+    def send(self, to: str, text: str, reference: str) -> None:
+        """Hand one message over, or raise DeliveryError."""
+
+
+class HttpSmsChannel:
+    """An SMS gateway's HTTP API: POST {"to", "text", "reference"} as JSON; 2xx accepts.
+
+    `reference` is the same on every attempt at one notification and goes as the
+    Idempotency-Key header too, so a gateway can drop a repeat (a worker that
+    crashed between the gateway's answer and its commit sends again).
+    """
+
+    def __init__(self, url: str, token: str = "", timeout_s: float = 10.0) -> None:
+        if not url.startswith(("https://", "http://")):
+            raise SettingsError("DATASTEWARD_NOTIFY_URL: expected an http(s) URL")
+        self.url, self.token, self.timeout_s = url, token, timeout_s
+
+    def send(self, to: str, text: str, reference: str) -> None:
+        body = json.dumps({"to": to, "text": text, "reference": reference}).encode("utf-8")
+        headers = {"Content-Type": "application/json", "Idempotency-Key": reference}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        # The URL's scheme is http(s), checked above.
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:  # noqa: S310
+                status = reply.status
+        except urllib.error.HTTPError as error:
+            raise DeliveryError(f"gateway answered HTTP {error.code}") from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise DeliveryError(f"gateway unreachable ({type(reason).__name__})") from None
+        if not 200 <= status < 300:
+            raise DeliveryError(f"gateway answered HTTP {status}")
+
+
+def channel_for(settings: Settings) -> Channel | None:
+    """The configured channel, or None when notifications are not delivered here."""
+    if not settings.notify_url:
+        return None
+    return HttpSmsChannel(settings.notify_url, settings.notify_token)
+
+
+def render(template: str, case_id: str, language: str) -> str:
+    if language not in LANGUAGES:
+        raise SettingsError(f"DATASTEWARD_NOTIFY_LANGUAGE: expected one of {', '.join(LANGUAGES)}")
+    return TEXTS[language][template].format(reference=reference_of(case_id))
+
+
+def reference_of(case_id: str) -> str:
+    """What the customer quotes at the counter: the case id's first eight characters."""
+    return case_id[:8].upper()
+
+
+@dataclass(frozen=True)
+class Delivered:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+    expired: int = 0
+
+
+def deliver_due(deps: Deps, channel: Channel, limit: int = BATCH) -> Delivered:
+    """Send what is due now (at most `limit`), after expiring what is too old."""
+    now = deps.now()
+    expired = expire_stale(deps, now)
+    with deps.db.read_unit_of_work() as uow:
+        due = uow.session.scalars(
+            select(Notification.id)
+            .where(Notification.state == "queued", Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(limit)
+        ).all()
+    outcomes = [_deliver_one(deps, channel, notification_id) for notification_id in due]
+    return Delivered(
+        sent=outcomes.count("sent"),
+        failed=outcomes.count("failed"),
+        retrying=outcomes.count("queued"),
+        expired=expired,
+    )
+
+
+def expire_stale(deps: Deps, now: datetime) -> int:
+    """Erase queued or waiting notifications older than the retention; returns how many."""
+    oldest = now - timedelta(days=deps.settings.notify_retention_days)
+    with deps.unit_of_work() as uow:
+        rows = uow.session.scalars(
+            select(Notification)
+            .where(Notification.state.in_(("queued", "waiting")), Notification.created_at < oldest)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            row.state = "expired"
+            erase(uow, row)
+            _audit(uow, row, "notification.expired", now)
+        uow.commit()
+        return len(rows)
+
+
+def confirm_deletions(uow: UnitOfWork, deps: Deps, case_ids: list[str], now: datetime) -> None:
+    """Send the waiting confirmations of these cases' deletions now, once, and erase them.
+
+    Called by the deletion worker in the transaction that destroys the subjects'
+    keys, so no readable copy of a number outlives its subject's key: what
+    cannot be sent now (no gateway, gateway down) is not sent later either. After
+    the first failure the rest of the batch is not tried (the gateway is down).
+    """
+    rows = uow.session.scalars(
+        select(Notification)
+        .where(Notification.case_id.in_(case_ids), Notification.state == "waiting")
+        .order_by(Notification.id)
+        .with_for_update()
+    ).all()
+    channel = channel_for(deps.settings)
+    down: str | None = None if channel else "no delivery channel was configured"
+    for row in rows:
+        number = unseal(uow, deps.keys, row)
+        row.attempts += 1
+        if channel is None or down is not None or number is None:
+            row.state, row.last_error = "failed", down or "the sealed destination is unreadable"
+        else:
+            text = render(row.template, row.case_id, deps.settings.notify_language)
+            try:
+                channel.send(number, text, f"datasteward-notification-{row.id}")
+            except DeliveryError as error:
+                row.state, row.last_error = "failed", str(error)[:200]
+                down = row.last_error
+            else:
+                row.state, row.sent_at = "sent", now
+        erase(uow, row)
+        _audit(uow, row, f"notification.{row.state}", now)
+
+
+def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | None:
+    now = deps.now()
+    with deps.unit_of_work() as uow:
+        row = uow.session.scalar(
+            select(Notification)
+            .where(Notification.id == notification_id, Notification.state == "queued")
+            .with_for_update(skip_locked=True)
+        )
+        if row is None:  # another worker has it, or it is done
+            return None
+        number = unseal(uow, deps.keys, row)
+        row.attempts += 1
+        if number is None:
+            row.state, row.last_error = "failed", "the sealed destination is unreadable"
+        else:
+            text = render(row.template, row.case_id, deps.settings.notify_language)
+            try:
+                channel.send(number, text, f"datasteward-notification-{row.id}")
+            except DeliveryError as error:
+                row.last_error = str(error)[:200]
+                if row.attempts >= MAX_ATTEMPTS:
+                    row.state = "failed"
+                else:
+                    row.next_attempt_at = now + FIRST_PAUSE * 2 ** (row.attempts - 1)
+            else:
+                row.state, row.sent_at, row.last_error = "sent", now, None
+        if row.state != "queued":
+            erase(uow, row)
+        action = {"sent": "notification.sent", "failed": "notification.failed"}
+        _audit(uow, row, action.get(row.state, "notification.retry"), now)
+        uow.commit()
+        if row.state == "failed":
+            log.warning(
+                "notification %s of case %s failed for good: %s",
+                row.id,
+                row.case_id,
+                row.last_error,
+            )
+        return row.state
+
+
+def _audit(uow: UnitOfWork, row: Notification, action: str, now: datetime) -> None:
+    detail = {
+        "notification_id": row.id,
+        "template": row.template,
+        "attempts": row.attempts,
+    }
+    if row.last_error:
+        detail["error"] = row.last_error
+    outcome = "failed" if action in ("notification.failed", "notification.retry") else "done"
+    event = Event(
+        action=action, outcome=outcome, case_id=row.case_id, subject=row.subject, detail=detail
+    )
+    record(uow.session, SYSTEM, event, now)
