@@ -38,6 +38,7 @@ from service.audit.service import APPENDED
 from service.cases.models import Task
 from service.cases.tasks import COMPLETED_TASKS
 from service.deps import Deps
+from service.notifications.models import Notification
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
 
@@ -121,7 +122,7 @@ def _after_rollback(session: Session, _previous: Any) -> None:
 
 
 class DatabaseCollector(Collector):
-    """Overdue tasks and the audit chain head's age, read when Prometheus scrapes."""
+    """Overdue tasks, the audit chain head's age and unsent notifications, read at scrape time."""
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
@@ -137,6 +138,11 @@ class DatabaseCollector(Collector):
             head_at = uow.session.scalar(
                 select(AuditRecord.at).join(AuditHead, AuditHead.seq == AuditRecord.seq)
             )
+            unsent = uow.session.execute(
+                select(Notification.state, func.count(), func.min(Notification.created_at))
+                .where(Notification.state.in_(("queued", "waiting")))
+                .group_by(Notification.state)
+            ).all()
         gauge = GaugeMetricFamily(
             "datasteward_tasks_overdue",
             "Open tasks past their due time",
@@ -151,6 +157,24 @@ class DatabaseCollector(Collector):
         )
         age.add_metric([], (now - _aware(head_at)).total_seconds() if head_at else 0.0)
         yield age
+        # A gateway that stopped taking messages shows as a growing queue and an old head.
+        pending = GaugeMetricFamily(
+            "datasteward_notifications_unsent",
+            "Customer notifications not yet sent: queued, or waiting for a deletion",
+            labels=["state"],
+        )
+        oldest = GaugeMetricFamily(
+            "datasteward_notifications_oldest_unsent_seconds",
+            "Age of the oldest customer notification not yet sent",
+            labels=["state"],
+        )
+        found = {state: (count, first) for state, count, first in unsent}
+        for state in ("queued", "waiting"):
+            count, first = found.get(state, (0, None))
+            pending.add_metric([state], count)
+            oldest.add_metric([state], (now - _aware(first)).total_seconds() if first else 0.0)
+        yield pending
+        yield oldest
 
 
 def exposition(deps: Deps | None = None) -> bytes:

@@ -443,7 +443,9 @@ def dockerfile_environment() -> dict[str, str]:
 
 
 def filled(value: str) -> str:
-    """A placeholder (REPLACE, ${VAR:?...}) replaced by a strong value, as an operator does."""
+    """A placeholder (REPLACE, ${VAR:?...}) replaced by a strong value, as an operator does;
+    an optional one (${VAR:-default}) left to its default, as compose does when VAR is unset."""
+    value = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", value)
     return re.sub(r"\$\{[^}]+\}", STRONG, value).replace("REPLACE", STRONG)
 
 

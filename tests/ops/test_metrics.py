@@ -78,3 +78,48 @@ def test_overdue_tasks_and_audit_head_age_are_read_from_the_database(client, api
     text = scrape(client)
     assert metric_value(text, "datasteward_tasks_overdue", procedure="collection") == 1
     assert metric_value(text, "datasteward_audit_chain_head_age_seconds") >= 5 * 3600
+
+
+def test_unsent_customer_notifications_and_their_age_are_read_from_the_database(
+    client, api, deps, clock
+):
+    from service.notifications.delivery import HttpSmsChannel, deliver_due
+    from tests.processes.test_notifications import Gateway
+
+    desk = api("frontdesk")
+    case = desk.start()
+    desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
+    desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM)
+    api("reviewer").complete(api("reviewer").task_of(case["id"], "review"), {"decision": "approve"})
+    deletion = desk.start("deletion")
+    identify = {k: VALID_FORM[k] for k in ("id_type", "id_number")}
+    filed = desk.complete(
+        desk.task_of(deletion["id"], "file_deletion_request"),
+        identify | {"reason": "withdrawn_consent", "reason_detail": "closing the account"},
+    )
+    assert filed.status == 200, filed.body
+    reviewer = api("reviewer")
+    refused = reviewer.complete(
+        reviewer.task_of(deletion["id"], "review_deletion"),
+        {"decision": "reject", "review_reason": "proof not genuine"},
+    )
+    assert refused.body["outcome"] == "refused"
+
+    clock.advance(minutes=10)
+    text = scrape(client)
+    assert metric_value(text, "datasteward_notifications_unsent", state="queued") == 1
+    assert metric_value(text, "datasteward_notifications_unsent", state="waiting") == 0
+    assert (
+        metric_value(text, "datasteward_notifications_oldest_unsent_seconds", state="queued") == 600
+    )
+    gateway = Gateway()
+    try:
+        assert deliver_due(deps, HttpSmsChannel(gateway.url)).sent == 1
+    finally:
+        gateway.server.shutdown()
+        gateway.server.server_close()
+    text = scrape(client)
+    assert metric_value(text, "datasteward_notifications_unsent", state="queued") == 0
+    assert (
+        metric_value(text, "datasteward_notifications_oldest_unsent_seconds", state="queued") == 0
+    )
