@@ -7,7 +7,9 @@ the text rendered and handed to the channel, and then
 
 - accepted: `sent`, its key destroyed;
 - refused or unreachable: tried again after a growing pause, and after
-  `MAX_ATTEMPTS` given up as `failed`, its key destroyed.
+  `MAX_ATTEMPTS` given up as `failed`, its key destroyed. An unreachable
+  gateway ends the run: the rest wait for the next one rather than each
+  waiting out its own timeout.
 
 Notifications nobody released or delivered within `notify_retention_days`
 (a deletion's confirmation whose deletion stays held, or a gateway down for
@@ -45,6 +47,7 @@ MAX_ATTEMPTS = 6
 # Pause before attempt n + 1 after n failures: 1, 2, 4, 8, 16 minutes.
 FIRST_PAUSE = timedelta(minutes=1)
 BATCH = 100
+UNREACHABLE = "unreachable"  # _deliver_one's outcome: tried again later, and the batch stops
 LANGUAGES = ("zh-CN", "en")
 
 TEXTS: dict[str, dict[str, str]] = {
@@ -80,6 +83,10 @@ class DeliveryError(Exception):
     """The channel did not take the message; the text says why without personal data."""
 
 
+class GatewayUnreachable(DeliveryError):
+    """No answer at all (refused, timed out): the next messages would fare no better now."""
+
+
 class Channel(Protocol):
     def send(self, to: str, text: str, reference: str) -> None:
         """Hand one message over, or raise DeliveryError."""
@@ -112,7 +119,7 @@ class HttpSmsChannel:
             raise DeliveryError(f"gateway answered HTTP {error.code}") from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
-            raise DeliveryError(f"gateway unreachable ({type(reason).__name__})") from None
+            raise GatewayUnreachable(f"gateway unreachable ({type(reason).__name__})") from None
         if not 200 <= status < 300:
             raise DeliveryError(f"gateway answered HTTP {status}")
 
@@ -154,11 +161,16 @@ def deliver_due(deps: Deps, channel: Channel, limit: int = BATCH) -> Delivered:
             .order_by(Notification.next_attempt_at, Notification.id)
             .limit(limit)
         ).all()
-    outcomes = [_deliver_one(deps, channel, notification_id) for notification_id in due]
+    outcomes: list[str | None] = []
+    for notification_id in due:
+        outcome = _deliver_one(deps, channel, notification_id)
+        outcomes.append(outcome)
+        if outcome == UNREACHABLE:  # the rest wait for the next run, not a timeout each
+            break
     return Delivered(
         sent=outcomes.count("sent"),
         failed=outcomes.count("failed"),
-        retrying=outcomes.count("queued"),
+        retrying=outcomes.count("queued") + outcomes.count(UNREACHABLE),
         expired=expired,
     )
 
@@ -226,6 +238,7 @@ def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | No
             return None
         number = unseal(uow, deps.keys, row)
         row.attempts += 1
+        unreachable = False
         if number is None:
             row.state, row.last_error = "failed", "the sealed destination is unreadable"
         else:
@@ -234,6 +247,7 @@ def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | No
                 channel.send(number, text, f"datasteward-notification-{row.id}")
             except DeliveryError as error:
                 row.last_error = str(error)[:200]
+                unreachable = isinstance(error, GatewayUnreachable)
                 if row.attempts >= MAX_ATTEMPTS:
                     row.state = "failed"
                 else:
@@ -252,7 +266,7 @@ def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | No
                 row.case_id,
                 row.last_error,
             )
-        return row.state
+        return UNREACHABLE if unreachable and row.state == "queued" else row.state
 
 
 def _audit(uow: UnitOfWork, row: Notification, action: str, now: datetime) -> None:

@@ -196,14 +196,18 @@ def test_a_refusing_gateway_is_tried_again_later_then_given_up(api, deps, custom
     _nowhere_in_clear(deps)  # the gateway's error text named the number; it was not kept
 
 
-def test_an_unreachable_gateway_is_recorded_without_details(api, deps, customer, gateway):
-    case_id = _refused_deletion(api)
+def test_an_unreachable_gateway_is_recorded_without_details_and_stops_the_batch(
+    api, deps, customer, gateway
+):
+    first, second = _refused_deletion(api), _refused_deletion(api)
     url = gateway.url
     gateway.server.shutdown()
     gateway.server.server_close()
     assert deliver_due(deps, HttpSmsChannel(url, timeout_s=2)).retrying == 1
-    (row,) = _rows(deps, case_id)
-    assert row.last_error is not None and row.last_error.startswith("gateway unreachable")
+    (tried,) = _rows(deps, first)
+    assert tried.last_error is not None and tried.last_error.startswith("gateway unreachable")
+    (waiting,) = _rows(deps, second)  # not tried: it would only have waited for a timeout too
+    assert (waiting.state, waiting.attempts, waiting.last_error) == ("queued", 0, None)
 
 
 def test_a_deletion_is_confirmed_as_the_key_is_destroyed(api, deps, customer, gateway):
