@@ -12,15 +12,26 @@ from tests.api.conftest import CONSENT, VALID_FORM
 from tests.conftest import add_user
 
 
-def _claimed_review(api) -> tuple[str, str]:
-    """A collection case whose review the reviewer has claimed: (case id, task id)."""
-    desk, reviewer = api("frontdesk"), api("reviewer")
+def _claimed_review(api, desk_name: str = "frontdesk") -> tuple[str, str]:
+    """A collection case (started by `desk_name`) whose review the reviewer has claimed:
+    (case id, task id)."""
+    desk, reviewer = api(desk_name), api("reviewer")
     case = desk.start()
     desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
     assert desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM).status == 200
     task_id = desk.task_of(case["id"], "review")
     assert reviewer.post(f"/api/v1/tasks/{task_id}/claim").status == 200
     return case["id"], task_id
+
+
+def _supervisor_of(deps, username: str, branch: str) -> None:
+    add_user(
+        deps,
+        username,
+        ["supervisor"],
+        branch=branch,
+        scopes=[RoleScope("supervisor", None, branch)],
+    )
 
 
 def _task(deps, task_id: str) -> tuple[str, int | None]:
@@ -77,20 +88,9 @@ def test_others_may_not_release_a_claim_that_is_not_theirs(api, deps, users):
 
 
 def test_a_supervisor_of_another_branch_is_refused_and_the_refusal_audited(api, deps, users):
-    add_user(
-        deps,
-        "south_sup",
-        ["supervisor"],
-        branch="south",
-        scopes=[RoleScope("supervisor", None, "south")],
-    )
+    _supervisor_of(deps, "south_sup", "south")
     add_user(deps, "north_desk", ["front_desk"], branch="north")
-    desk, reviewer = api("north_desk"), api("reviewer")
-    case = desk.start()
-    desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
-    desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM)
-    task_id = desk.task_of(case["id"], "review")
-    assert reviewer.post(f"/api/v1/tasks/{task_id}/claim").status == 200
+    _, task_id = _claimed_review(api, "north_desk")
     refused = api("south_sup").post(f"/api/v1/tasks/{task_id}/unclaim", {"reason": "stuck"})
     assert refused.status == 403, refused.body
     assert _task(deps, task_id) == ("claimed", users["reviewer"])
@@ -117,13 +117,7 @@ def test_locking_an_account_releases_the_tasks_it_held(api, deps, users):
 
 def test_a_supervisor_sees_what_staff_in_their_scope_hold(api, deps, users, clock):
     add_user(deps, "supervisor", ["supervisor"])
-    add_user(
-        deps,
-        "south_sup",
-        ["supervisor"],
-        branch="south",
-        scopes=[RoleScope("supervisor", None, "south")],
-    )
+    _supervisor_of(deps, "south_sup", "south")
     claimed_at = clock().isoformat()
     _, task_id = _claimed_review(api)
     clock.advance(hours=2)
@@ -157,20 +151,9 @@ def test_a_supervisor_sees_what_staff_in_their_scope_hold(api, deps, users, cloc
 
 
 def test_a_supervisor_sees_their_own_branch_only(api, deps, users):
-    add_user(
-        deps,
-        "north_sup",
-        ["supervisor"],
-        branch="north",
-        scopes=[RoleScope("supervisor", None, "north")],
-    )
+    _supervisor_of(deps, "north_sup", "north")
     add_user(deps, "north_desk", ["front_desk"], branch="north")
-    desk, reviewer = api("north_desk"), api("reviewer")
-    case = desk.start()
-    desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
-    desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM)
-    north_task = desk.task_of(case["id"], "review")
-    assert reviewer.post(f"/api/v1/tasks/{north_task}/claim").status == 200
+    _, north_task = _claimed_review(api, "north_desk")
     _claimed_review(api)  # a case of no branch: not theirs
 
     held = api("north_sup").get("/api/v1/tasks?scope=held").body["tasks"]

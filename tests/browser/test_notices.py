@@ -7,24 +7,12 @@ from playwright.sync_api import expect
 
 from service.notifications.delivery import HttpSmsChannel, deliver_due
 from tests.api.conftest import VALID_FORM
-from tests.processes.test_deletion import REQUEST
+from tests.processes.test_deletion import refused_at_review
 from tests.processes.test_notifications import Gateway
 
 
-def _refused_deletion(as_user) -> str:
-    desk, reviewer = as_user("frontdesk"), as_user("reviewer")
-    case = desk.start("deletion")
-    assert desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST).status == 200
-    done = reviewer.complete(
-        reviewer.task_of(case["id"], "review_deletion"),
-        {"decision": "reject", "review_reason": "proof not genuine"},
-    )
-    assert done.body["outcome"] == "refused", done.body
-    return case["id"]
-
-
 def test_the_case_page_lists_the_customer_notices(open_session, deps, as_user, customer):
-    sent_case, failing_case = _refused_deletion(as_user), _refused_deletion(as_user)
+    sent_case, failing_case = refused_at_review(as_user), refused_at_review(as_user)
     gateway = Gateway()
     try:
         gateway.answers = [200, 503]

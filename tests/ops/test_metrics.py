@@ -84,6 +84,7 @@ def test_unsent_customer_notifications_and_their_age_are_read_from_the_database(
     client, api, deps, clock
 ):
     from service.notifications.delivery import HttpSmsChannel, deliver_due
+    from tests.processes.test_deletion import refused_at_review
     from tests.processes.test_notifications import Gateway
 
     desk = api("frontdesk")
@@ -91,19 +92,7 @@ def test_unsent_customer_notifications_and_their_age_are_read_from_the_database(
     desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
     desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM)
     api("reviewer").complete(api("reviewer").task_of(case["id"], "review"), {"decision": "approve"})
-    deletion = desk.start("deletion")
-    identify = {k: VALID_FORM[k] for k in ("id_type", "id_number")}
-    filed = desk.complete(
-        desk.task_of(deletion["id"], "file_deletion_request"),
-        identify | {"reason": "withdrawn_consent", "reason_detail": "closing the account"},
-    )
-    assert filed.status == 200, filed.body
-    reviewer = api("reviewer")
-    refused = reviewer.complete(
-        reviewer.task_of(deletion["id"], "review_deletion"),
-        {"decision": "reject", "review_reason": "proof not genuine"},
-    )
-    assert refused.body["outcome"] == "refused"
+    refused_at_review(api)
 
     clock.advance(minutes=10)
     text = scrape(client)

@@ -84,15 +84,22 @@ def test_legal_hold_takes_the_secured_only_path(api, deps, customer, more_users)
         assert uow.session.get_one(Subject, customer).status == "held"
 
 
-def test_reviewer_refuses_deletion(api, deps, customer, more_users):
+def refused_at_review(api) -> str:
+    """A deletion request the reviewer refuses; returns the case id."""
     desk, reviewer = api("frontdesk"), api("reviewer")
     case = desk.start("deletion")
-    desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    filed = desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
+    assert filed.status == 200, filed.body
     done = reviewer.complete(
         reviewer.task_of(case["id"], "review_deletion"),
         {"decision": "reject", "review_reason": "proof not genuine"},
     )
-    assert done.body["outcome"] == "refused"
+    assert done.body["outcome"] == "refused", done.body
+    return case["id"]
+
+
+def test_reviewer_refuses_deletion(api, deps, customer, more_users):
+    refused_at_review(api)
     with deps.unit_of_work() as uow:
         assert uow.session.get_one(Subject, customer).status == "active"
 

@@ -31,7 +31,7 @@ from service.vault import holds
 from service.vault.models import NotificationKey
 from service.vault.shredding import SHRED_JOB, shred_subject
 from tests.api.conftest import VALID_FORM
-from tests.processes.test_deletion import REQUEST, _approved_by_both, _case
+from tests.processes.test_deletion import _approved_by_both, _case, refused_at_review
 
 DIGITS = VALID_FORM["mobile"]
 MOBILE = "+86" + DIGITS  # as the vault keeps it (E.164), and as the gateway gets it
@@ -82,18 +82,6 @@ def _with_gateway(deps, url: str):
     return dataclasses.replace(deps, settings=dataclasses.replace(deps.settings, notify_url=url))
 
 
-def _refused_deletion(api) -> str:
-    desk, reviewer = api("frontdesk"), api("reviewer")
-    case = desk.start("deletion")
-    desk.complete(desk.task_of(case["id"], "file_deletion_request"), REQUEST)
-    done = reviewer.complete(
-        reviewer.task_of(case["id"], "review_deletion"),
-        {"decision": "reject", "review_reason": "proof not genuine"},
-    )
-    assert done.body["outcome"] == "refused", done.body
-    return case["id"]
-
-
 def _rows(deps, case_id: str) -> list[SimpleNamespace]:
     columns = [c.key for c in Notification.__table__.columns]
     with deps.unit_of_work() as uow:
@@ -136,7 +124,7 @@ def _run_shred_job(deps) -> None:
 def test_a_refusal_reaches_the_customer_and_then_nothing_of_the_number_is_readable(
     api, deps, customer, gateway
 ):
-    case_id = _refused_deletion(api)
+    case_id = refused_at_review(api)
     (queued,) = _rows(deps, case_id)
     assert (queued.template, queued.state, queued.attempts) == ("deletion_refused", "queued", 0)
     assert queued.destination is not None and DIGITS.encode() not in queued.destination
@@ -172,7 +160,7 @@ def test_a_refusal_reaches_the_customer_and_then_nothing_of_the_number_is_readab
 
 
 def test_a_refusing_gateway_is_tried_again_later_then_given_up(api, deps, customer, gateway, clock):
-    case_id = _refused_deletion(api)
+    case_id = refused_at_review(api)
     gateway.answers = [503] * MAX_ATTEMPTS
     channel = HttpSmsChannel(gateway.url)
 
@@ -199,7 +187,7 @@ def test_a_refusing_gateway_is_tried_again_later_then_given_up(api, deps, custom
 def test_an_unreachable_gateway_is_recorded_without_details_and_stops_the_batch(
     api, deps, customer, gateway
 ):
-    first, second = _refused_deletion(api), _refused_deletion(api)
+    first, second = refused_at_review(api), refused_at_review(api)
     url = gateway.url
     gateway.server.shutdown()
     gateway.server.server_close()
@@ -275,7 +263,7 @@ def test_a_held_deletion_tells_the_customer_twice_from_the_number_sealed_at_appr
 
 
 def test_what_is_never_released_or_sent_expires_and_is_erased(api, deps, customer, clock):
-    case_id = _refused_deletion(api)
+    case_id = refused_at_review(api)
     clock.advance(days=deps.settings.notify_retention_days - 1)
     assert expire_stale(deps, clock()) == 0
     clock.advance(days=2)
@@ -293,7 +281,7 @@ def test_a_case_without_a_number_to_send_to_says_so(api, deps, customer, more_us
             text("UPDATE subjects SET status = 'held' WHERE pseudonym = :s"), {"s": customer}
         )
         uow.commit()
-    case_id = _refused_deletion(api)
+    case_id = refused_at_review(api)
     (row,) = _rows(deps, case_id)
     assert (row.state, row.destination) == ("undeliverable", None)
     assert row.last_error == "no contact number for this case's customer"
