@@ -34,13 +34,11 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from service.access.service import SYSTEM
-from service.audit.service import Event, record
 from service.config import Settings, SettingsError
 from service.db import UnitOfWork
 from service.deps import Deps
 from service.notifications.models import Notification
-from service.notifications.outbox import erase, unseal
+from service.notifications.outbox import audit, erase, unseal
 
 log = logging.getLogger("datasteward.notifications")
 MAX_ATTEMPTS = 6
@@ -187,7 +185,7 @@ def expire_stale(deps: Deps, now: datetime) -> int:
         for row in rows:
             row.state = "expired"
             erase(uow, row)
-            _audit(uow, row, "notification.expired", now)
+            audit(uow, row, "notification.expired", now)
         uow.commit()
         return len(rows)
 
@@ -223,7 +221,7 @@ def confirm_deletions(uow: UnitOfWork, deps: Deps, case_ids: list[str], now: dat
             else:
                 row.state, row.sent_at = "sent", now
         erase(uow, row)
-        _audit(uow, row, f"notification.{row.state}", now)
+        audit(uow, row, f"notification.{row.state}", now)
 
 
 def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | None:
@@ -257,7 +255,7 @@ def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | No
         if row.state != "queued":
             erase(uow, row)
         action = {"sent": "notification.sent", "failed": "notification.failed"}
-        _audit(uow, row, action.get(row.state, "notification.retry"), now)
+        audit(uow, row, action.get(row.state, "notification.retry"), now)
         uow.commit()
         if row.state == "failed":
             log.warning(
@@ -267,18 +265,3 @@ def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | No
                 row.last_error,
             )
         return UNREACHABLE if unreachable and row.state == "queued" else row.state
-
-
-def _audit(uow: UnitOfWork, row: Notification, action: str, now: datetime) -> None:
-    detail = {
-        "notification_id": row.id,
-        "template": row.template,
-        "attempts": row.attempts,
-    }
-    if row.last_error:
-        detail["error"] = row.last_error
-    outcome = "failed" if action in ("notification.failed", "notification.retry") else "done"
-    event = Event(
-        action=action, outcome=outcome, case_id=row.case_id, subject=row.subject, detail=detail
-    )
-    record(uow.session, SYSTEM, event, now)

@@ -66,7 +66,7 @@ def notify_customer(
         _seal(uow, keys, row, number, now)
     else:
         row.last_error = "no contact number for this case's customer"
-    _audit(uow, row, "notification.queued", now)
+    audit(uow, row, "notification.queued", now)
     return row.id
 
 
@@ -177,7 +177,18 @@ def _waiting_of(uow: UnitOfWork, case_id: str) -> Notification | None:
     )
 
 
-def _audit(uow: UnitOfWork, row: Notification, action: str, now: datetime) -> None:
-    detail = {"notification_id": row.id, "template": row.template, "state": row.state}
-    event = Event(action=action, case_id=row.case_id, subject=row.subject, detail=detail)
+def audit(uow: UnitOfWork, row: Notification, action: str, now: datetime) -> None:
+    """One step of a notification's life, in the audit trail: never its number or text."""
+    detail: dict[str, Any] = {
+        "notification_id": row.id,
+        "template": row.template,
+        "state": row.state,
+        "attempts": row.attempts,
+    }
+    if row.last_error:
+        detail["error"] = row.last_error
+    outcome = "failed" if action in ("notification.failed", "notification.retry") else "done"
+    event = Event(
+        action=action, outcome=outcome, case_id=row.case_id, subject=row.subject, detail=detail
+    )
     record(uow.session, SYSTEM, event, now)
