@@ -182,6 +182,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "outcome.refused": ("拒绝", "Refused"),
     "outcome.error": ("错误", "Error"),
     "outcome.failed": ("失败", "Failed"),
+    "outcome.withdrawn": ("已撤回", "Withdrawn"),
     "error.title": ("操作被拒绝", "The action was refused"),
     "error.network": ("无法连接服务器", "Cannot reach the server"),
     "error.login": ("请重新登录", "Please log in again"),

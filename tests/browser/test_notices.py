@@ -25,6 +25,7 @@ def test_the_case_page_lists_the_customer_notices(open_session, deps, as_user, c
     session = open_session("zh-CN")
     session.log_in("auditor")
     page = session.go(f"/cases/{sent_case}")
+    expect(page.locator("#case-outcome")).to_have_text("已拒绝")  # the end event's name
     row = page.locator("#notifications tr[data-notice='deletion_refused']")
     expect(row).to_contain_text("删除未通过")
     expect(row).to_contain_text("已发送")

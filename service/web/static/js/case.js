@@ -8,7 +8,7 @@ function caseFacts(found) {
   const items = [
     ["tasks.procedure", term("procedure", found.procedure)],
     ["case.status", statusBadge(found.status)],
-    ["case.outcome", found.outcome || "—"],
+    ["case.outcome", el("span", { id: "case-outcome", text: term("outcome", found.outcome || "—") })],
     ["case.started", formatTime(found.started_at)],
     ...(found.due_at ? [["case.due", formatTime(found.due_at)]] : []),
   ];
@@ -65,6 +65,11 @@ async function drawDiagram(found) {
     const reason = err.status === 403 ? t("case.diagram_forbidden") : t("proc.unavailable");
     canvas.replaceChildren(el("p", { class: "muted", id: "diagram-missing", text: reason }));
     return;
+  }
+  // An outcome is the end event the case reached: its name on the diagram, in this language.
+  const end = found.outcome && viewer.get("elementRegistry").get(found.outcome);
+  if (end && end.businessObject.name) {
+    document.getElementById("case-outcome").textContent = localLabel(end.businessObject.name);
   }
   const current = found.tasks.map((task) => task.name);
   Diagram.mark(viewer, found.completed_steps.filter((id) => !current.includes(id)), "ds-done");
