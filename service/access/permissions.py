@@ -39,7 +39,7 @@ PERMISSIONS: dict[str, str] = {
     "break_glass.use": "open time-boxed emergency access beyond your branch",
     "ops.read": "operational metrics and job status",
     "case.extend": "extend a request's due date, with a reason",
-    "grant.use": "read a customer's data through a grant of an approved query request",
+    "grant.use": "read a customer's data through a grant of an approved query or access request",
     "hold.read": "see legal holds and retention periods on subjects",
     "hold.manage": "place and release legal holds and retention periods on subjects",
     "certificate.read": "read signed deletion certificates",
@@ -50,7 +50,8 @@ _WORK = frozenset({"procedure.read", "case.read", "task.read", "task.work", "bre
 _OVERSIGHT = frozenset({"procedure.read", "case.read", "version.read", "compliance.report"})
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
-    "front_desk": _WORK | {"case.start", "subject.read"},
+    # grant.use: a customer's own access request is granted to the front desk who filed it.
+    "front_desk": _WORK | {"case.start", "subject.read", "grant.use"},
     "department_staff": _WORK | {"case.start", "grant.use"},
     "reviewer": _WORK | {"subject.read", "subject.read_unmasked"},
     "data_officer": _WORK
@@ -181,6 +182,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "requests.list_grants": "grant.use",
     "requests.show_grant": "grant.use",
     "requests.read_grant": "grant.use",
+    "requests.grant_record": "grant.use",
     # operations (service/ops/): probes and the Prometheus scrape carry no personal data
     "ops.healthz": PUBLIC,
     "ops.readyz": PUBLIC,

@@ -45,6 +45,11 @@ def show_grant(grant_id: str):
     return jsonify(grants.show_grant(deps(), current_actor(), grant_id))
 
 
+@blueprint.get("/grants/<grant_id>/record")
+def grant_record(grant_id: str):
+    return jsonify(grants.processing_record(deps(), current_actor(), grant_id))
+
+
 @blueprint.post("/grants/<grant_id>/read")
 def read_grant(grant_id: str):
     body = request.get_json(silent=True) or {}
@@ -78,6 +83,14 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/grants": {"get": op("My grants from approved query requests", errors=(401,))},
     "/api/v1/grants/{grant_id}": {
         "get": op("A grant's terms with the values masked", errors=(401, 404)),
+        "parameters": _GRANT,
+    },
+    "/api/v1/grants/{grant_id}/record": {
+        "get": op(
+            "With a grant of the customer's own access request: the record of the processing "
+            "of their data (consents, cases, who was given access to what, and why)",
+            errors=(401, 403, 404),
+        ),
         "parameters": _GRANT,
     },
     "/api/v1/grants/{grant_id}/read": {

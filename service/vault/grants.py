@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.access.service import Actor
 from service.audit.service import Event, Refusal, record, records_refusals
-from service.clock import aware
+from service.clock import aware, iso
 from service.db import Base, UnitOfWork
 from service.deps import Deps
 from service.errors import Invalid, NotFound
@@ -133,6 +133,95 @@ def show_grant(deps: Deps, actor: Actor, grant_id: str) -> dict[str, Any]:
             ).items()
         }
         return _summary(grant) | {"masked": masked}
+
+
+SUBJECT_ACCESS = "subject_access"
+
+
+def processing_record(deps: Deps, actor: Actor, grant_id: str) -> dict[str, Any]:
+    """What the customer is told besides their data when they ask for it (PIPL Art. 45).
+
+    Only with a grant of the customer's own access request, to its holder, while it
+    runs: their consents (purpose, text version, when), their requests and cases
+    (procedure, when, outcome), and who was given access to which of their data,
+    for what purpose and on what legal basis. Pseudonymous facts only, no values;
+    the read is audited.
+    """
+    from service.access.models import User
+    from service.cases.models import Case
+    from service.vault.consents import Consent
+    from service.vault.models import Subject
+
+    now = deps.now()
+    with deps.unit_of_work() as uow:
+        grant = uow.session.get(Grant, grant_id)
+        if grant is None or grant.requester_id != actor.id:
+            raise NotFound(f"no grant {grant_id} of yours")
+        if grant.purpose != SUBJECT_ACCESS:
+            raise NotFound(f"grant {grant_id} is not for a customer's own access request")
+        if aware(grant.expires_at) <= now:
+            raise _refusal(grant.id, grant, f"the grant expired at {iso(grant.expires_at)}")
+        subject = uow.session.get_one(Subject, grant.subject)
+        consents = uow.session.scalars(
+            select(Consent).where(Consent.subject == grant.subject).order_by(Consent.given_at)
+        )
+        cases = uow.session.scalars(
+            select(Case).where(Case.subject == grant.subject).order_by(Case.started_at)
+        )
+        given = uow.session.execute(
+            select(Grant, User.department)
+            .join(User, User.id == Grant.requester_id, isouter=True)
+            .where(Grant.subject == grant.subject, Grant.purpose != SUBJECT_ACCESS)
+            .order_by(Grant.issued_at)
+        )
+        record_of = {
+            "collected_at": iso(subject.created_at),
+            "updated_at": iso(subject.updated_at),
+            "consents": [
+                {
+                    "purpose": c.purpose,
+                    "text_version": c.text_version,
+                    "sensitive": c.sensitive,
+                    "given_at": iso(c.given_at),
+                }
+                for c in consents
+            ],
+            "cases": [
+                {
+                    "procedure": c.procedure,
+                    "started_at": iso(c.started_at),
+                    "completed_at": iso(c.completed_at),
+                    "status": c.status,
+                    "outcome": c.outcome,
+                }
+                for c in cases
+            ],
+            "disclosures": [
+                {
+                    "department": department,
+                    "fields": other.fields,
+                    "purpose": other.purpose,
+                    "legal_basis": other.legal_basis,
+                    "issued_at": iso(other.issued_at),
+                    "views": other.views,
+                }
+                for other, department in given
+            ],
+        }
+        record(
+            uow.session,
+            actor,
+            Event(
+                action="subject.access_record",
+                case_id=grant.case_id,
+                subject=grant.subject,
+                purpose=SUBJECT_ACCESS,
+                detail={"grant": grant.id},
+            ),
+            now,
+        )
+        uow.commit()
+        return record_of
 
 
 def _check(grant: Grant, actor: Actor, wanted: list[str], now: datetime) -> None:

@@ -45,7 +45,7 @@ NAV = (
     ("web.reviews", "nav.reviews", {"compliance"}),
     ("web.audit", "nav.audit", {"compliance", "auditor", "admin"}),
     ("web.holds", "nav.holds", {"compliance", "data_officer", "auditor"}),
-    ("web.grants", "nav.grants", {"department_staff"}),
+    ("web.grants", "nav.grants", {"department_staff", "front_desk"}),
 )
 
 

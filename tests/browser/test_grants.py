@@ -29,7 +29,7 @@ def test_department_staff_read_a_granted_customer_once_per_view(open_session, cu
 
     session = open_session("zh-CN")
     page = session.log_in("dept")
-    page.get_by_role("link", name="查询授权").click()
+    page.get_by_role("link", name="我的授权").click()
     row = page.locator("#grants-table tbody tr")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("手机号码")
@@ -49,6 +49,32 @@ def test_department_staff_read_a_granted_customer_once_per_view(open_session, cu
     (grant,) = dept.get("/api/v1/grants").body["grants"]
     assert grant["views"] == 1
 
-    desk = open_session("zh-CN")
-    desk_page = desk.log_in("frontdesk")
-    expect(desk_page.get_by_role("link", name="查询授权")).to_have_count(0)
+    other = open_session("zh-CN").log_in("reviewer")
+    expect(other.get_by_role("link", name="我的授权")).to_have_count(0)
+
+
+def test_the_front_desk_prints_a_customers_own_copy_with_its_processing_record(
+    open_session, customer, as_user
+):
+    desk, reviewer = as_user("frontdesk"), as_user("reviewer")
+    case = desk.start("access")
+    request = {k: REQUEST[k] for k in ("id_type", "id_number")} | {"identity_checked": True}
+    assert desk.complete(desk.task_of(case["id"], "file_access_request"), request).status == 200
+    approved = reviewer.complete(
+        reviewer.task_of(case["id"], "review_access"), {"decision": "approve"}
+    )
+    assert approved.body["outcome"] == "granted", approved.body
+
+    session = open_session("en")
+    page = session.log_in("frontdesk")
+    page.get_by_role("link", name="My grants").click()
+    row = page.locator("#grants-table tbody tr")
+    expect(row).to_contain_text("The customer's own access request")
+    row.get_by_role("button", name="View in clear").click()
+    expect(page.locator('#values dd[data-field="name"]')).to_have_text(VALID_FORM["name"])
+    expect(page.locator("#values dt")).to_have_count(5)
+    expect(page.locator("#record-consents-table tbody tr")).to_have_count(2)
+    expect(page.locator("#record-cases-table")).to_contain_text("Collection")
+    expect(page.locator("#record-cases-table")).to_contain_text("Customer's access")
+    expect(page.get_by_role("button", name="Print the copy")).to_be_visible()
+    session.shot("grants-access-copy-en")

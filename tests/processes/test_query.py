@@ -103,7 +103,7 @@ def test_refused_query_issues_no_grant(api, customer, more_users):
 def test_no_grant_means_no_data(api, customer, more_users):
     missing = api("dept").post("/api/v1/grants/grt_" + "0" * 32 + "/read")
     assert missing.status == 403
-    assert api("frontdesk").get("/api/v1/grants").status == 403
+    assert api("reviewer").get("/api/v1/grants").status == 403  # no grant.use
 
 
 def test_requester_cannot_approve_their_own_grant(api, deps, customer, more_users):

@@ -84,6 +84,7 @@ EXPECTED: dict[str, str] = {
     "requests.list_grants": NOT_AUDITED("the caller's grants: purpose, fields, expiry; no values"),
     "requests.show_grant": NOT_AUDITED("one grant's terms; no values"),
     "requests.read_grant": "subject.read",
+    "requests.grant_record": "subject.access_record",
     # definitions
     "definitions.list_versions": NOT_AUDITED("version metadata"),
     "definitions.create_draft": "version.create",
