@@ -75,8 +75,8 @@ def hold_for_deletion(
 ) -> int | None:
     """Seal the deletion's confirmation now, while the subject's number can still be read.
 
-    It waits until the deletion is done (`notify_customer` with `deletion_done`
-    releases it). None when the subject has no number on record.
+    It waits for the deletion worker, which sends it as it destroys the subject's
+    key (`delivery.confirm_deletions`). None when the subject has no number on record.
     """
     existing = _waiting_of(uow, case_id)
     if existing is not None:
@@ -88,6 +88,7 @@ def hold_for_deletion(
         return None
     row = _add(uow, subject, "deletion_done", case_id, now, "waiting")
     _seal(uow, keys, row, number, now)
+    audit(uow, row, "notification.sealed", now)
     return row.id
 
 

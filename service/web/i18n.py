@@ -524,6 +524,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "action.case.finish": ("案件结束", "Case finished"),
     "action.case.resume": ("案件继续", "Case resumed"),
     "action.notification.queued": ("客户通知待发送", "Customer notice queued"),
+    "action.notification.sealed": ("删除确认通知已加密待发", "Deletion confirmation sealed"),
     "action.notification.sent": ("客户通知已发送", "Customer notice sent"),
     "action.notification.retry": ("客户通知发送失败,将重试", "Customer notice failed, will retry"),
     "action.notification.failed": ("客户通知发送失败", "Customer notice not sent"),

@@ -202,6 +202,11 @@ def test_a_deletion_is_confirmed_as_the_key_is_destroyed(api, deps, customer, ga
     case_id = _approved_by_both(api)
     (waiting,) = _rows(deps, case_id)
     assert (waiting.template, waiting.state) == ("deletion_done", "waiting")
+    with deps.unit_of_work() as uow:
+        sealed = uow.session.scalars(
+            select(AuditRecord.detail).where(AuditRecord.action == "notification.sealed")
+        ).all()
+    assert [(d["template"], d["state"]) for d in sealed] == [("deletion_done", "waiting")]
     assert deliver_due(deps, HttpSmsChannel(gateway.url)).sent == 0  # not before the deletion
     assert gateway.received == []
 
