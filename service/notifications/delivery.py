@@ -114,6 +114,7 @@ class HttpSmsChannel:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:  # noqa: S310
                 status = reply.status
         except urllib.error.HTTPError as error:
+            error.close()  # its body (which may echo the number) is not read, and not kept
             raise DeliveryError(f"gateway answered HTTP {error.code}") from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
@@ -211,17 +212,23 @@ def confirm_deletions(uow: UnitOfWork, deps: Deps, case_ids: list[str], now: dat
         row.attempts += 1
         if channel is None or down is not None or number is None:
             row.state, row.last_error = "failed", down or "the sealed destination is unreadable"
+        elif (error := _attempt(deps, channel, row, number)) is not None:
+            row.state, row.last_error = "failed", str(error)[:200]
+            down = row.last_error
         else:
-            text = render(row.template, row.case_id, deps.settings.notify_language)
-            try:
-                channel.send(number, text, f"datasteward-notification-{row.id}")
-            except DeliveryError as error:
-                row.state, row.last_error = "failed", str(error)[:200]
-                down = row.last_error
-            else:
-                row.state, row.sent_at = "sent", now
+            row.state, row.sent_at = "sent", now
         erase(uow, row)
         audit(uow, row, f"notification.{row.state}", now)
+
+
+def _attempt(deps: Deps, channel: Channel, row: Notification, number: str) -> DeliveryError | None:
+    """One attempt: the text rendered and handed over; why it was not taken, or None."""
+    text = render(row.template, row.case_id, deps.settings.notify_language)
+    try:
+        channel.send(number, text, f"datasteward-notification-{row.id}")
+    except DeliveryError as error:
+        return error
+    return None
 
 
 def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | None:
@@ -239,19 +246,15 @@ def _deliver_one(deps: Deps, channel: Channel, notification_id: int) -> str | No
         unreachable = False
         if number is None:
             row.state, row.last_error = "failed", "the sealed destination is unreadable"
-        else:
-            text = render(row.template, row.case_id, deps.settings.notify_language)
-            try:
-                channel.send(number, text, f"datasteward-notification-{row.id}")
-            except DeliveryError as error:
-                row.last_error = str(error)[:200]
-                unreachable = isinstance(error, GatewayUnreachable)
-                if row.attempts >= MAX_ATTEMPTS:
-                    row.state = "failed"
-                else:
-                    row.next_attempt_at = now + FIRST_PAUSE * 2 ** (row.attempts - 1)
+        elif (error := _attempt(deps, channel, row, number)) is not None:
+            row.last_error = str(error)[:200]
+            unreachable = isinstance(error, GatewayUnreachable)
+            if row.attempts >= MAX_ATTEMPTS:
+                row.state = "failed"
             else:
-                row.state, row.sent_at, row.last_error = "sent", now, None
+                row.next_attempt_at = now + FIRST_PAUSE * 2 ** (row.attempts - 1)
+        else:
+            row.state, row.sent_at, row.last_error = "sent", now, None
         if row.state != "queued":
             erase(uow, row)
         action = {"sent": "notification.sent", "failed": "notification.failed"}
