@@ -97,6 +97,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "api.procedures": "procedure.read",
     "api.start_case": "case.start",
     "api.show_case": "case.read",
+    "api.find_cases": "case.read",
     "api.list_tasks": "task.read",
     "api.show_task": "task.read",
     "api.claim": "task.work",

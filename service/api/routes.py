@@ -79,6 +79,24 @@ def start_case():
     return jsonify(cases.start_case(deps(), current_actor(), procedure)), 201
 
 
+@api.get("/cases")
+@authenticated
+def find_cases():
+    reference = request.args.get("reference")
+    mine = choice_arg("mine", "false", ("true", "false")) == "true"
+    if reference is None and not mine:
+        raise Invalid.field("reference", "give a case's reference, or mine=true")
+    limit = int_arg("limit", 50, 1, 200)
+    found = queries.find_cases(
+        deps(),
+        current_actor(),
+        reference=reference and reference.strip().lower(),
+        mine=mine,
+        limit=limit,
+    )
+    return jsonify({"cases": found})
+
+
 @api.get("/cases/<case_id>")
 @authenticated
 def show_case(case_id: str):
@@ -158,7 +176,14 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/v1/auth/logout": {"post": op("Revoke the calling token", ok=204, errors=(401,))},
     "/api/v1/me": {"get": op("The calling user and roles", errors=(401,))},
     "/api/v1/procedures": {"get": op("Procedures with a published version", errors=(401,))},
-    "/api/v1/cases": {"post": op("Start a case of a procedure", body=obj(procedure=STR), ok=201)},
+    "/api/v1/cases": {
+        "post": op("Start a case of a procedure", body=obj(procedure=STR), ok=201),
+        "get": op(
+            "Find cases: by reference (a case id's first eight characters, as customers quote "
+            "it) or the ones I started (mine=true), newest first, only those I may see",
+            errors=(401, 403, 422),
+        ),
+    },
     "/api/v1/cases/{case_id}": {
         "get": op("A case: status, open tasks, customer notifications, history")
         | {"parameters": path_param("case_id")}

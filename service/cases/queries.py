@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from service.definitions.models import ProcedureVersion
 from service.definitions.service import compile_version
 from service.deps import Deps
 from service.engine import Run
-from service.errors import Forbidden, NotFound
+from service.errors import Forbidden, Invalid, NotFound
 from service.notifications import outbox as notifications
 from service.vault import changes
 from service.vault import service as vault
@@ -79,14 +80,7 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
         case = uow.session.get(Case, case_id)
         if case is None:
             raise NotFound(f"no case {case_id}")
-        lanes = set(uow.session.scalars(select(Task.lane).where(Task.case_id == case_id)))
-        if not (case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES):
-            held = sorted(lanes & actor.roles)
-            if not held:
-                raise Forbidden("you have no role in this case")
-            reasons = [out_of_scope_reason(actor, r, case.department, case.branch) for r in held]
-            if all(reasons):
-                raise Forbidden(str(reasons[0]))
+        _check_can_see_case(uow.session, actor, case)
         version = uow.session.get_one(ProcedureVersion, case.version_id)
         view = case_summary(uow.session, case)
         view["started_by"] = case.started_by  # a staff id: the page offers the requester's actions
@@ -98,6 +92,50 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
             compile_version(deps.engine, version), case.id, case.state, Run.completed_steps
         )
         return view
+
+
+def _check_can_see_case(session: Any, actor: Actor, case: Case) -> None:
+    """Its starter, oversight roles, and whoever holds one of its lanes' roles in scope."""
+    if case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES:
+        return
+    lanes = set(session.scalars(select(Task.lane).where(Task.case_id == case.id)))
+    held = sorted(lanes & actor.roles)
+    if not held:
+        raise Forbidden("you have no role in this case")
+    reasons = [out_of_scope_reason(actor, r, case.department, case.branch) for r in held]
+    if all(reasons):
+        raise Forbidden(str(reasons[0]))
+
+
+REFERENCE = re.compile(r"[0-9a-f]{8}")
+
+
+def find_cases(
+    deps: Deps, actor: Actor, *, reference: str | None, mine: bool, limit: int
+) -> list[dict[str, Any]]:
+    """Cases by the reference a customer quotes (a case id's first eight characters), or the
+    cases the actor started, newest first; only those the actor may see (as `show_case`)."""
+    from service.cases.service import case_summary
+
+    query = select(Case).order_by(Case.started_at.desc(), Case.id).limit(limit)
+    if reference is not None:
+        if not REFERENCE.fullmatch(reference):
+            raise Invalid.field("reference", "eight characters 0-9 and a-f (a case's reference)")
+        # A range over the primary key's index, whatever the column's collation.
+        query = query.where(Case.id >= reference, Case.id.startswith(reference))
+        if reference != "ffffffff":
+            query = query.where(Case.id < format(int(reference, 16) + 1, "08x"))
+    if mine:
+        query = query.where(Case.started_by == actor.id)
+    with deps.unit_of_work() as uow:
+        found = []
+        for case in uow.session.scalars(query):
+            try:
+                _check_can_see_case(uow.session, actor, case)
+            except Forbidden:
+                continue
+            found.append(case_summary(uow.session, case))
+        return found
 
 
 def _check_can_see(actor: Actor, lane: str, case: Case) -> None:

@@ -57,6 +57,11 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "tasks.empty": ("没有任务", "No tasks"),
     "tasks.more": ("加载更多任务", "Load more tasks"),
     "tasks.held": ("下属在办", "Held by staff I supervise"),
+    "tasks.find_case": ("按业务编号查找案件", "Find a case by its reference"),
+    "tasks.reference_hint": ("8 位编号", "8 characters"),
+    "tasks.find": ("查找", "Find"),
+    "tasks.no_case": ("没有您可查看的此编号案件", "No case you may see has this reference"),
+    "tasks.started_by_me": ("我发起的案件", "Cases I started"),
     "tasks.held_hint": (
         "本人管辖范围内他人已领取的任务:逾期的在前。有人缺勤时可填写原因收回任务。",
         "Tasks others in my scope have claimed, overdue first. Take one back, with a reason, "

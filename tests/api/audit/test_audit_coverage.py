@@ -32,6 +32,7 @@ EXPECTED: dict[str, str] = {
     "api.procedures": NOT_AUDITED("names of published procedures"),
     "api.start_case": "case.start",
     "api.show_case": NOT_AUDITED("status, tasks and audit history: pseudonyms, no values"),
+    "api.find_cases": NOT_AUDITED("case summaries: pseudonyms, no values"),
     "api.list_tasks": NOT_AUDITED("task names and pseudonyms, no values"),
     "api.show_task": "subject.read",
     "api.claim": "task.claim",

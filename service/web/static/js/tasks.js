@@ -140,6 +140,7 @@ async function loadProcedures() {
     filter.append(el("option", { value: name, text: term("procedure", name) }));
     start.append(el("option", { value: name, text: term("procedure", name) }));
   }
+  if (names.includes("collection")) start.value = "collection";  // the front desk's usual start
   document.getElementById("start-form").hidden = !names.length;
 }
 
@@ -155,8 +156,44 @@ async function startCase(event) {
   } catch (err) { showError(err); }
 }
 
+// A customer quotes their case's reference (its id's first eight characters): open that case.
+async function findCase(event) {
+  event.preventDefault();
+  hideError();
+  const out = document.getElementById("found-cases");
+  try {
+    const reference = document.getElementById("case-reference").value.trim().toLowerCase();
+    const { cases } = await api("GET", `/cases?reference=${encodeURIComponent(reference)}`);
+    if (cases.length === 1) { window.location.assign(`/cases/${cases[0].id}`); return; }
+    out.replaceChildren(cases.length
+      ? el("span", {}, ...cases.map((c) => el("a", { href: `/cases/${c.id}`, class: "found",
+          text: `${c.id.slice(0, 8)} ${term("procedure", c.procedure)}` })))
+      : el("span", { class: "muted", id: "no-case", text: t("tasks.no_case") }));
+  } catch (err) { showError(err); }
+}
+
+// The cases this user started (requests filed for customers), newest first.
+async function loadStarted() {
+  try {
+    const { cases } = await api("GET", "/cases?mine=true&limit=20");
+    const box = document.getElementById("started");
+    if (!cases.length) { box.replaceChildren(el("p", { class: "muted", text: t("tasks.empty") })); return; }
+    const heads = ["tasks.case", "tasks.procedure", "case.started", "case.status", "case.outcome"];
+    box.replaceChildren(el("table", { class: "grid", id: "table-started" },
+      el("thead", {}, el("tr", {}, heads.map((key) => el("th", { scope: "col", text: t(key) })))),
+      el("tbody", {}, cases.map((c) => el("tr", { "data-case-id": c.id },
+        el("td", {}, el("a", { href: `/cases/${c.id}`, text: c.id.slice(0, 8) })),
+        el("td", { text: term("procedure", c.procedure) }),
+        el("td", { text: formatTime(c.started_at) }),
+        el("td", {}, statusBadge(c.status)),
+        el("td", { text: c.outcome ? term("outcome", c.outcome) : "—" }))))));
+  } catch (err) { showError(err); }
+}
+
+document.getElementById("find-case").addEventListener("submit", findCase);
 document.getElementById("filters").addEventListener("change", draw);
 document.getElementById("filters").addEventListener("submit", (e) => e.preventDefault());
 document.getElementById("start-form").addEventListener("submit", startCase);
 loadProcedures().catch(showError);
 load();
+loadStarted();
