@@ -5,6 +5,16 @@ key of its own), `delivery` sends them through the SMS gateway and erases them.
 """
 
 from service.notifications.models import TEMPLATES, Notification
-from service.notifications.outbox import hold_for_deletion, notify_customer
+from service.notifications.outbox import (
+    hold_for_deletion,
+    notify_customer,
+    notify_previous_number,
+)
 
-__all__ = ["TEMPLATES", "Notification", "hold_for_deletion", "notify_customer"]
+__all__ = [
+    "TEMPLATES",
+    "Notification",
+    "hold_for_deletion",
+    "notify_customer",
+    "notify_previous_number",
+]

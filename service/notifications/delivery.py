@@ -60,6 +60,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "deletion_refused": (
             "您的个人信息删除申请未获通过,详情请咨询营业厅。业务编号:{reference}。"
         ),
+        "mobile_replaced": (
+            "本号码已不再是您在我司登记的联系号码。如非本人申请变更,请立即致电客服或前往营业厅。"
+            "业务编号:{reference}。"
+        ),
     },
     "en": {
         "change_applied": "Your request to change your personal data has been completed. "
@@ -73,6 +77,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "Reference {reference}.",
         "deletion_refused": "Your request to delete your personal data was not approved; "
         "please ask at any of our shops. Reference {reference}.",
+        "mobile_replaced": "This number is no longer the contact number on your record with us. "
+        "If you did not ask for this change, call us or visit a shop now. Reference {reference}.",
     },
 }
 

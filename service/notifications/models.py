@@ -16,6 +16,7 @@ TEMPLATES = frozenset(
         "deletion_done",
         "deletion_held",
         "deletion_refused",
+        "mobile_replaced",
     }
 )
 # queued: due for delivery from next_attempt_at; waiting: sealed ahead of an event (a

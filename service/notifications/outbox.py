@@ -61,6 +61,30 @@ def notify_customer(
         # Held data is stored and secured only (PIPL Art. 47), shredded data is gone:
         # without a number sealed before, there is nobody to send to.
         number = None
+    return _queue(uow, keys, subject, template, case_id, now, number)
+
+
+def notify_previous_number(
+    uow: UnitOfWork, keys: VaultKeys, subject: str, case_id: str, number: str, now: datetime
+) -> int:
+    """Tell the number a change took off the record that it is no longer the contact.
+
+    Against a fraudulent change (a SIM swap starts with one): the customer still
+    holding the old number hears of it. The text names nobody and no new number,
+    since a number given up may already be someone else's.
+    """
+    return _queue(uow, keys, subject, "mobile_replaced", case_id, now, number)
+
+
+def _queue(
+    uow: UnitOfWork,
+    keys: VaultKeys,
+    subject: str,
+    template: str,
+    case_id: str,
+    now: datetime,
+    number: str | None,
+) -> int:
     row = _add(uow, subject, template, case_id, now, "queued" if number else "undeliverable")
     if number:
         _seal(uow, keys, row, number, now)

@@ -539,6 +539,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "notice.deletion_done": ("已删除", "Data deleted"),
     "notice.deletion_held": ("依法封存", "Data held by law"),
     "notice.deletion_refused": ("删除未通过", "Deletion refused"),
+    "notice.mobile_replaced": ("告知原号码已被替换", "Old number told it was replaced"),
     "notice_state.queued": ("待发送", "Queued"),
     "notice_state.waiting": ("待删除后发送", "Sent when the data is deleted"),
     "notice_state.sent": ("已发送", "Sent"),

@@ -290,3 +290,33 @@ def test_a_case_without_a_number_to_send_to_says_so(api, deps, customer, more_us
     (row,) = _rows(deps, case_id)
     assert (row.state, row.destination) == ("undeliverable", None)
     assert row.last_error == "no contact number for this case's customer"
+
+
+def test_a_changed_number_tells_both_the_new_number_and_the_one_it_replaced(
+    api, deps, customer, gateway
+):
+    from tests.processes.test_update import NEW_MOBILE, _filed
+
+    case_id = _filed(api, customer)
+    reviewer = api("reviewer")
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert done.body["outcome"] == "updated", done.body
+    assert deliver_due(deps, HttpSmsChannel(gateway.url)).sent == 2
+    told = {m["to"]: m["text"] for m in gateway.bodies()}
+    assert set(told) == {MOBILE, "+86" + NEW_MOBILE}
+    assert "不再是您在我司登记的联系号码" in told[MOBILE]
+    assert NEW_MOBILE not in told[MOBILE] and VALID_FORM["name"] not in told[MOBILE]
+    assert "变更申请已办理完成" in told["+86" + NEW_MOBILE]
+    assert _keys(deps) == 0
+
+
+def test_a_change_that_keeps_the_number_tells_only_the_customer(api, deps, customer):
+    from tests.processes.conftest import IDENTIFY
+
+    desk, reviewer = api("frontdesk"), api("reviewer")
+    case = desk.start("update")
+    request = IDENTIFY | {"new_address": "上海市浦东新区世纪大道100号", "reason": "moved house"}
+    assert desk.complete(desk.task_of(case["id"], "file_change_request"), request).status == 200
+    done = reviewer.complete(reviewer.task_of(case["id"], "review_change"), {"decision": "approve"})
+    assert done.body["outcome"] == "updated", done.body
+    assert [row.template for row in _rows(deps, case["id"])] == ["change_applied"]

@@ -54,7 +54,7 @@ def test_approved_change_is_applied_logged_and_notified(api, deps, customer, mor
     assert detail["after"]["mobile"].endswith(NEW_MOBILE)
     assert detail["before"]["mobile"] != detail["after"]["mobile"]
     assert NEW_MOBILE not in str(change)
-    assert templates == ["change_applied"]
+    assert templates == ["mobile_replaced", "change_applied"]  # the old number, the new one
     assert ("reviewer", "subject.update", "done") in actions(deps, case_id)
 
 
