@@ -227,6 +227,27 @@ def confirm_deletions(uow: UnitOfWork, deps: Deps, case_ids: list[str], now: dat
         audit(uow, row, f"notification.{row.state}", now)
 
 
+def erase_unsent_of(uow: UnitOfWork, subjects: list[str], now: datetime) -> None:
+    """Give up the subjects' notifications still unsent: their numbers die with the subjects' keys.
+
+    Called by the deletion worker in the transaction that destroys the keys, after
+    `confirm_deletions` has had its turn.
+    """
+    rows = uow.session.scalars(
+        select(Notification)
+        .where(
+            Notification.subject.in_(subjects),
+            Notification.state.in_(("queued", "waiting")),
+        )
+        .order_by(Notification.id)
+        .with_for_update()
+    ).all()
+    for row in rows:
+        row.state, row.last_error = "failed", "the customer's data was deleted before it was sent"
+        erase(uow, row)
+        audit(uow, row, "notification.failed", now)
+
+
 def _attempt(deps: Deps, channel: Channel, row: Notification, number: str) -> DeliveryError | None:
     """One attempt: the text rendered and handed over; why it was not taken, or None."""
     text = render(row.template, row.case_id, deps.settings.notify_language)

@@ -44,7 +44,7 @@ from service.db import UnitOfWork
 from service.deps import Deps
 from service.errors import Conflict, NotFound
 from service.notifications import notify_customer
-from service.notifications.delivery import confirm_deletions
+from service.notifications.delivery import confirm_deletions, erase_unsent_of
 from service.vault import cache, certificates
 from service.vault.filestore import LocalFileStore
 from service.vault.models import (
@@ -270,6 +270,7 @@ def _delete_keys(
         uow.keystore.execute(text("PRAGMA secure_delete=ON"))
     # The confirmation goes now or never: its sealed number dies with the subject's key.
     confirm_deletions(uow, deps, [r.case_id for r in requests if r.case_id], now)
+    erase_unsent_of(uow, subjects, now)
     uow.keystore.execute(delete(DataKey).where(DataKey.subject.in_(subjects)))
     for request in requests:
         count = scrubbed.get(request.subject, 0)

@@ -320,3 +320,26 @@ def test_a_change_that_keeps_the_number_tells_only_the_customer(api, deps, custo
     done = reviewer.complete(reviewer.task_of(case["id"], "review_change"), {"decision": "approve"})
     assert done.body["outcome"] == "updated", done.body
     assert [row.template for row in _rows(deps, case["id"])] == ["change_applied"]
+
+
+def test_a_deletion_gives_up_the_customers_other_unsent_notices_with_the_key(
+    api, deps, customer, gateway
+):
+    from tests.processes.test_update import NEW_MOBILE, _filed
+
+    update = _filed(api, customer)
+    reviewer = api("reviewer")
+    reviewer.complete(reviewer.task_of(update, "review_change"), {"decision": "approve"})
+    assert {row.state for row in _rows(deps, update)} == {"queued"}  # the gateway is down
+    deletion = _approved_by_both(api)
+    _run_shred_job(_with_gateway(deps, gateway.url))
+    assert _case(deps, deletion) == ("completed", "deleted")
+    left = _rows(deps, update)
+    assert [(r.template, r.state, r.destination) for r in left] == [
+        ("mobile_replaced", "failed", None),
+        ("change_applied", "failed", None),
+    ]
+    assert {r.last_error for r in left} == {"the customer's data was deleted before it was sent"}
+    assert _keys(deps) == 0
+    (sent,) = gateway.bodies()  # only the deletion's confirmation, to the current number
+    assert "彻底删除" in sent["text"] and sent["to"].endswith(NEW_MOBILE)
