@@ -49,7 +49,7 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     state: Mapped[str] = mapped_column(String(16), server_default="queued")
     # The customer's mobile number, AES-GCM under the notification's own key
-    # (NotificationKey in the key store); NULL once the notification is done.
+    # (service/vault/sealed.py); NULL once the notification is done.
     destination: Mapped[bytes | None] = mapped_column(LargeBinary)
     attempts: Mapped[int] = mapped_column(server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -23,19 +23,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from service.access.service import SYSTEM
 from service.audit.service import Event, record
 from service.clock import iso
 from service.db import UnitOfWork
 from service.notifications.models import TEMPLATES, Notification
+from service.vault import sealed
 from service.vault import service as vault
-from service.vault.crypto import decrypt_field, encrypt_field, new_data_key
 from service.vault.keys import VaultKeys
-from service.vault.models import NotificationKey
-
-DESTINATION = "destination"
 
 
 def notify_customer(
@@ -137,16 +134,12 @@ def of_case(uow: UnitOfWork, case_id: str) -> list[dict[str, Any]]:
 
 def unseal(uow: UnitOfWork, keys: VaultKeys, row: Notification) -> str | None:
     """The notification's destination, or None once its key is destroyed."""
-    stored = uow.keystore.get(NotificationKey, row.id)
-    if stored is None or row.destination is None:
-        return None
-    key = keys.keyring.unwrap(stored.kek_version, stored.wrapped_key)
-    return decrypt_field(key, row.destination, **_bound_to(row)).decode("utf-8")
+    return sealed.unseal_for_notification(uow, keys, row.id, row.destination)
 
 
 def erase(uow: UnitOfWork, row: Notification) -> None:
     """Destroy the notification's key and drop its sealed destination."""
-    uow.keystore.execute(delete(NotificationKey).where(NotificationKey.notification_id == row.id))
+    sealed.destroy_notification_key(uow, row.id)
     row.destination = None
 
 
@@ -168,19 +161,7 @@ def _add(
 
 
 def _seal(uow: UnitOfWork, keys: VaultKeys, row: Notification, number: str, now: datetime) -> None:
-    key = new_data_key()
-    kek_version, wrapped = keys.keyring.wrap(key)
-    uow.keystore.add(
-        NotificationKey(
-            notification_id=row.id, kek_version=kek_version, wrapped_key=wrapped, created_at=now
-        )
-    )
-    row.destination = encrypt_field(key, number, **_bound_to(row))
-
-
-def _bound_to(row: Notification) -> dict:
-    # The ciphertext decrypts only as this notification's destination.
-    return {"subject": f"notification:{row.id}", "field": DESTINATION, "version": 1}
+    row.destination = sealed.seal_for_notification(uow, keys, row.id, number, now)
 
 
 def _confirmation_of(uow: UnitOfWork, case_id: str, template: str) -> int | None:
