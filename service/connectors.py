@@ -39,14 +39,14 @@ def apply_change(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any
     """Update 3.3: the approved change becomes the record; a change-log entry is written."""
     subject = _own_subject(ctx, params)
     keys = ctx.deps.keys
-    before = vault.read_fields(ctx.uow, keys, subject, ["mobile"]).get("mobile")
-    changed = changes.apply_change(
+    replaced = changes.apply_change(
         ctx.uow, keys, ctx.actor or SYSTEM, subject, ctx.case_id, ctx.now
     )
-    if before and "mobile" in changed:
+    old = replaced.get("mobile")
+    if old:
         # The number taken off the record hears of it too (the case tells the new one).
-        notifications.notify_previous_number(ctx.uow, keys, subject, ctx.case_id, before, ctx.now)
-    return {"changed": changed}
+        notifications.notify_previous_number(ctx.uow, keys, subject, ctx.case_id, old, ctx.now)
+    return {"changed": sorted(replaced)}
 
 
 def issue_grant(ctx: ConnectorContext, params: dict[str, Any]) -> dict[str, Any]:

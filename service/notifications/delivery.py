@@ -28,6 +28,7 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -37,7 +38,7 @@ from sqlalchemy import select
 from service.config import Settings, SettingsError
 from service.db import UnitOfWork
 from service.deps import Deps
-from service.notifications.models import Notification
+from service.notifications.models import UNSENT_STATES, Notification
 from service.notifications.outbox import audit, erase, unseal
 
 log = logging.getLogger("datasteward.notifications")
@@ -186,13 +187,10 @@ def expire_stale(deps: Deps, now: datetime) -> int:
     with deps.unit_of_work() as uow:
         rows = uow.session.scalars(
             select(Notification)
-            .where(Notification.state.in_(("queued", "waiting")), Notification.created_at < oldest)
+            .where(Notification.state.in_(UNSENT_STATES), Notification.created_at < oldest)
             .with_for_update(skip_locked=True)
         ).all()
-        for row in rows:
-            row.state = "expired"
-            erase(uow, row)
-            audit(uow, row, "notification.expired", now)
+        _give_up(uow, rows, "expired", None, now)
         uow.commit()
         return len(rows)
 
@@ -235,17 +233,23 @@ def erase_unsent_of(uow: UnitOfWork, subjects: list[str], now: datetime) -> None
     """
     rows = uow.session.scalars(
         select(Notification)
-        .where(
-            Notification.subject.in_(subjects),
-            Notification.state.in_(("queued", "waiting")),
-        )
+        .where(Notification.subject.in_(subjects), Notification.state.in_(UNSENT_STATES))
         .order_by(Notification.id)
         .with_for_update()
     ).all()
+    _give_up(uow, rows, "failed", "the customer's data was deleted before it was sent", now)
+
+
+def _give_up(
+    uow: UnitOfWork, rows: Sequence[Notification], state: str, why: str | None, now: datetime
+) -> None:
+    """Unsent notifications ended (expired, failed) and erased, each step audited."""
     for row in rows:
-        row.state, row.last_error = "failed", "the customer's data was deleted before it was sent"
+        row.state = state
+        if why is not None:
+            row.last_error = why
         erase(uow, row)
-        audit(uow, row, "notification.failed", now)
+        audit(uow, row, f"notification.{state}", now)
 
 
 def _attempt(deps: Deps, channel: Channel, row: Notification, number: str) -> DeliveryError | None:

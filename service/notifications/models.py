@@ -24,7 +24,7 @@ TEMPLATES = frozenset(
 # sent / failed (gave up) / expired (never released or delivered in time): done, the
 # destination erased; undeliverable: the case had no contact to send to.
 STATES = ("queued", "waiting", "sent", "failed", "expired", "undeliverable")
-FINAL_STATES = ("sent", "failed", "expired", "undeliverable")
+UNSENT_STATES = ("queued", "waiting")
 
 
 class Notification(Base):

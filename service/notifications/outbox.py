@@ -43,12 +43,21 @@ def notify_customer(
     case_id: str,
     now: datetime,
 ) -> int:
-    """Queue one notification to the case's customer; returns its id."""
+    """Queue one notification to the case's customer; returns its id.
+
+    One per case and template: a case that already has it (a deletion's
+    confirmation, sent or not as the key was destroyed; a step run again) gets
+    that one's id.
+    """
     if template not in TEMPLATES:
         raise ValueError(f"unknown notification template {template!r}")
-    done = _confirmation_of(uow, case_id, template)
-    if done is not None:  # a deletion's confirmation, sent (or not) as the key was destroyed
-        return done
+    existing = uow.session.scalar(
+        select(Notification.id).where(
+            Notification.case_id == case_id, Notification.template == template
+        )
+    )
+    if existing is not None:
+        return existing
     waiting = _waiting_of(uow, case_id)
     if waiting is not None:
         number = unseal(uow, keys, waiting)
@@ -162,16 +171,6 @@ def _add(
 
 def _seal(uow: UnitOfWork, keys: VaultKeys, row: Notification, number: str, now: datetime) -> None:
     row.destination = sealed.seal_for_notification(uow, keys, row.id, number, now)
-
-
-def _confirmation_of(uow: UnitOfWork, case_id: str, template: str) -> int | None:
-    if template != "deletion_done":
-        return None
-    return uow.session.scalar(
-        select(Notification.id).where(
-            Notification.case_id == case_id, Notification.template == template
-        )
-    )
 
 
 def _waiting_of(uow: UnitOfWork, case_id: str) -> Notification | None:

@@ -38,7 +38,7 @@ from service.audit.service import APPENDED
 from service.cases.models import Task
 from service.cases.tasks import COMPLETED_TASKS
 from service.deps import Deps
-from service.notifications.models import Notification
+from service.notifications.models import UNSENT_STATES, Notification
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition"]
 
@@ -140,7 +140,7 @@ class DatabaseCollector(Collector):
             )
             unsent = uow.session.execute(
                 select(Notification.state, func.count(), func.min(Notification.created_at))
-                .where(Notification.state.in_(("queued", "waiting")))
+                .where(Notification.state.in_(UNSENT_STATES))
                 .group_by(Notification.state)
             ).all()
         gauge = GaugeMetricFamily(
@@ -169,7 +169,7 @@ class DatabaseCollector(Collector):
             labels=["state"],
         )
         found = {state: (count, first) for state, count, first in unsent}
-        for state in ("queued", "waiting"):
+        for state in UNSENT_STATES:
             count, first = found.get(state, (0, None))
             pending.add_metric([state], count)
             oldest.add_metric([state], (now - _aware(first)).total_seconds() if first else 0.0)

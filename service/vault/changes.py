@@ -114,8 +114,9 @@ def _decrypt_pending(uow: UnitOfWork, keys: VaultKeys, pending: PendingChange) -
 
 def apply_change(
     uow: UnitOfWork, keys: VaultKeys, actor: Actor, subject: str, case_id: str, now: datetime
-) -> list[str]:
-    """Write the approved values as the subject's record; returns the changed field names."""
+) -> dict[str, str | None]:
+    """Write the approved values as the subject's record; returns, for each changed field,
+    the value it replaced (None where the record had none)."""
     pending = uow.session.get(PendingChange, case_id)
     if pending is None or pending.subject != subject:
         raise NotFound(f"case {case_id} has no pending change for {subject}")
@@ -149,7 +150,7 @@ def apply_change(
         ),
         now,
     )
-    return sorted(values)
+    return {name: before.get(name) for name in sorted(values)}
 
 
 def read_change_log_entry(deps: Deps, actor: Actor, seq: int) -> dict[str, Any]:

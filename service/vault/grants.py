@@ -16,14 +16,18 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Index, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from service.access.models import User
 from service.access.service import Actor
 from service.audit.service import Event, Refusal, record, records_refusals
+from service.cases.models import Case
 from service.clock import aware, iso
 from service.db import Base, UnitOfWork
 from service.deps import Deps
 from service.errors import Invalid, NotFound
 from service.vault import service as vault
+from service.vault.consents import Consent
 from service.vault.masking import mask_value
+from service.vault.models import Subject
 
 GRANT_PREFIX = "grt_"
 FIELDS = ("name", "id_type", "id_number", "mobile", "address")
@@ -147,11 +151,6 @@ def processing_record(deps: Deps, actor: Actor, grant_id: str) -> dict[str, Any]
     for what purpose and on what legal basis. Pseudonymous facts only, no values;
     the read is audited.
     """
-    from service.access.models import User
-    from service.cases.models import Case
-    from service.vault.consents import Consent
-    from service.vault.models import Subject
-
     now = deps.now()
     with deps.unit_of_work() as uow:
         grant = uow.session.get(Grant, grant_id)
