@@ -9,6 +9,7 @@ from sqlalchemy import select
 from service.audit.models import AuditRecord
 from tests.api.conftest import VALID_FORM
 from tests.processes.conftest import IDENTIFY
+from tests.processes.test_query import _granted
 
 REQUEST = IDENTIFY | {"identity_checked": True}
 
@@ -21,27 +22,10 @@ def _filed(api) -> str:
     return case["id"]
 
 
-def _query_granted_to_dept(api) -> None:
-    """A department's approved query on the same customer: it shows in the record."""
-    dept, reviewer = api("dept"), api("reviewer")
-    case = dept.start("query")
-    request = IDENTIFY | {
-        "lookup_by": "id_number",
-        "fields": ["name", "mobile"],
-        "purpose": "billing_dispute",
-        "purpose_detail": "disputed roaming charges",
-        "legal_basis": "contract",
-    }
-    assert dept.complete(dept.task_of(case["id"], "file_query_request"), request).status == 200
-    review = {"decision": "approve", "approved_fields": ["mobile"]}
-    done = reviewer.complete(reviewer.task_of(case["id"], "review_query"), review)
-    assert done.body["outcome"] == "granted", done.body
-
-
 def test_an_approved_access_request_gives_the_filer_the_whole_record_and_its_processing(
     api, deps, customer, more_users
 ):
-    _query_granted_to_dept(api)
+    _granted(api, ["mobile"])  # a department's query: it shows in the record
     case_id = _filed(api)
     reviewer = api("reviewer2")
     done = reviewer.complete(reviewer.task_of(case_id, "review_access"), {"decision": "approve"})
@@ -82,7 +66,7 @@ def test_an_approved_access_request_gives_the_filer_the_whole_record_and_its_pro
 def test_the_record_comes_only_with_an_access_grant_and_only_to_its_holder(
     api, deps, customer, more_users
 ):
-    _query_granted_to_dept(api)
+    _granted(api, ["mobile"])
     (query_grant,) = api("dept").get("/api/v1/grants").body["grants"]
     assert api("dept").get(f"/api/v1/grants/{query_grant['id']}/record").status == 404
     case_id = _filed(api)

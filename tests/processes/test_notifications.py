@@ -295,12 +295,9 @@ def test_a_case_without_a_number_to_send_to_says_so(api, deps, customer, more_us
 def test_a_changed_number_tells_both_the_new_number_and_the_one_it_replaced(
     api, deps, customer, gateway
 ):
-    from tests.processes.test_update import NEW_MOBILE, _filed
+    from tests.processes.test_update import NEW_MOBILE, applied_change
 
-    case_id = _filed(api, customer)
-    reviewer = api("reviewer")
-    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
-    assert done.body["outcome"] == "updated", done.body
+    applied_change(api, customer)
     assert deliver_due(deps, HttpSmsChannel(gateway.url)).sent == 2
     told = {m["to"]: m["text"] for m in gateway.bodies()}
     assert set(told) == {MOBILE, "+86" + NEW_MOBILE}
@@ -325,11 +322,9 @@ def test_a_change_that_keeps_the_number_tells_only_the_customer(api, deps, custo
 def test_a_deletion_gives_up_the_customers_other_unsent_notices_with_the_key(
     api, deps, customer, gateway
 ):
-    from tests.processes.test_update import NEW_MOBILE, _filed
+    from tests.processes.test_update import NEW_MOBILE, applied_change
 
-    update = _filed(api, customer)
-    reviewer = api("reviewer")
-    reviewer.complete(reviewer.task_of(update, "review_change"), {"decision": "approve"})
+    update = applied_change(api, customer)
     assert {row.state for row in _rows(deps, update)} == {"queued"}  # the gateway is down
     deletion = _approved_by_both(api)
     _run_shred_job(_with_gateway(deps, gateway.url))

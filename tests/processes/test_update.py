@@ -29,6 +29,15 @@ def _filed(api, customer: str) -> str:
     return case["id"]
 
 
+def applied_change(api, customer: str) -> str:
+    """The change request (a new mobile number) filed and approved; returns the case id."""
+    case_id = _filed(api, customer)
+    reviewer = api("reviewer")
+    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
+    assert done.body["outcome"] == "updated", done.body
+    return case_id
+
+
 def _mobile(deps, subject: str) -> str:
     with deps.unit_of_work() as uow:
         return vault.read_fields(uow, deps.keys, subject, ["mobile"])["mobile"]
@@ -282,10 +291,7 @@ def test_auditors_read_a_changes_before_and_after_until_the_customer_is_deleted(
 ):
     from tests.processes.test_deletion import _approved_by_both, _run_published_job
 
-    case_id = _filed(api, customer)
-    reviewer = api("reviewer")
-    done = reviewer.complete(reviewer.task_of(case_id, "review_change"), {"decision": "approve"})
-    assert done.body["outcome"] == "updated", done.body
+    case_id = applied_change(api, customer)
     with deps.unit_of_work() as uow:
         seq = uow.session.scalar(
             select(AuditRecord.seq).where(
