@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, bindparam, false, or_, select, true
+from sqlalchemy import ColumnElement, bindparam, false, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from service.access.models import User
@@ -69,11 +69,7 @@ def scope_condition(
     unscoped = sorted(actor.roles - {s.role for s in scoped})
     terms: list[ColumnElement[bool]] = [lane.in_(unscoped)] if unscoped else []
     for scope in scoped:
-        terms.append(
-            (lane == scope.role)
-            & (branch == scope.branch if scope.branch is not None else true())
-            & (department == scope.department if scope.department is not None else true())
-        )
+        terms.append((lane == scope.role) & _within(scope, department, branch))
     return or_(false(), *terms)
 
 
@@ -91,10 +87,18 @@ def role_scope_condition(
     scope = actor.scope_of(role)
     if not _scoped(scope) or actor.break_glass_id is not None:
         return None
-    terms = [branch == scope.branch] if scope.branch is not None else []
-    if scope.department is not None:
-        terms.append(department == scope.department)
-    return and_(true(), *terms)
+    return _within(scope, department, branch)
+
+
+def _within(
+    scope: RoleScope,
+    department: InstrumentedAttribute[str | None],
+    branch: InstrumentedAttribute[str | None],
+) -> ColumnElement[bool]:
+    """Rows of the scope's branch and department (either may be unset: any)."""
+    return (branch == scope.branch if scope.branch is not None else true()) & (
+        department == scope.department if scope.department is not None else true()
+    )
 
 
 def _scoped(scope: RoleScope) -> bool:
