@@ -99,9 +99,14 @@ def _check_can_see_case(session: Any, actor: Actor, case: Case) -> None:
     if case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES:
         return
     lanes = set(session.scalars(select(Task.lane).where(Task.case_id == case.id)))
+    _check_lanes(actor, lanes, case, "you have no role in this case")
+
+
+def _check_lanes(actor: Actor, lanes: set[str], case: Case, no_role: str) -> None:
+    """Refused unless the actor holds one of these lanes' roles within its scope."""
     held = sorted(lanes & actor.roles)
     if not held:
-        raise Forbidden("you have no role in this case")
+        raise Forbidden(no_role)
     reasons = [out_of_scope_reason(actor, r, case.department, case.branch) for r in held]
     if all(reasons):
         raise Forbidden(str(reasons[0]))
@@ -141,11 +146,7 @@ def find_cases(
 def _check_can_see(actor: Actor, lane: str, case: Case) -> None:
     if case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES:
         return
-    if lane not in actor.roles:
-        raise Forbidden("this task belongs to a role you do not hold")
-    reason = out_of_scope_reason(actor, lane, case.department, case.branch)
-    if reason is not None:
-        raise Forbidden(reason)
+    _check_lanes(actor, {lane}, case, "this task belongs to a role you do not hold")
 
 
 def _subject_view(
