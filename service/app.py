@@ -12,6 +12,7 @@ from service import ops
 from service.api import API_MODULES
 from service.api.auth import begin_request
 from service.api.errors import register_error_handlers
+from service.api.request import MAX_INT_ID
 from service.bootstrap import build_deps, check_migrated
 from service.config import Settings
 from service.deps import Deps
@@ -51,7 +52,7 @@ class IntegerIdConverter(IntegerConverter):
     """
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_INT_ID)
         super().__init__(map, *args, **kwargs)
 
 

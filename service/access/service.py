@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,6 +109,22 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def check_username(username: str) -> None:
+    """A name people can read back and tell apart: no spaces or invisible characters, NFKC form.
+
+    Full-width or other compatibility forms ("ｆｒｏｎｔｄｅｓｋ") are refused
+    with their plain form named, so two usernames cannot look alike that way;
+    a name differing from another only in case is refused where it is created.
+    """
+    if not 0 < len(username) <= 64:
+        raise Invalid.field("username", "between 1 and 64 characters")
+    if any(unicodedata.category(char)[0] in "CZ" for char in username):
+        raise Invalid.field("username", "must not contain spaces, control or invisible characters")
+    plain = unicodedata.normalize("NFKC", username)
+    if plain != username:
+        raise Invalid.field("username", f"use the plain form of the characters: {plain!r}")
+
+
 def check_password_policy(password: str, username: str = "") -> None:
     """Length over composition (NIST SP 800-63B): long, not common, not the username."""
     reason = _password_problem(password, username)
@@ -149,9 +166,12 @@ def create_user(
 ) -> int:
     """Create a user; `trained_until` records every course their roles require."""
     check_roles(roles)
+    check_username(username)
     check_password_policy(password, username)
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"user {username!r} already exists")
+    same = select(User.username).where(func.lower(User.username) == username.lower())
+    existing = session.scalar(same)
+    if existing is not None:
+        raise Conflict(f"user {existing!r} already exists")
     user = User(
         username=username,
         display_name=display_name,

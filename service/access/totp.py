@@ -74,6 +74,8 @@ def check_second_factor(
 
 def matched_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step whose code this is (within the drift allowed), or None."""
+    if not (code.isascii() and code.isdigit()):
+        return None  # digits of other scripts are no code (and compare_digest takes ASCII only)
     totp = pyotp.TOTP(secret)
     current = totp.timecode(now)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):

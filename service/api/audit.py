@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from service.api.auth import authenticated, current_actor, deps
 from service.api.openapi import op, path_param
-from service.api.request import choice_arg, int_arg
+from service.api.request import choice_arg, int_arg, utc_moment
 from service.audit import checkpoints
 from service.audit.search import LOGS, AuditQuery, export_lines, search_records
 from service.audit.verify import verify_for
@@ -108,13 +108,7 @@ def _time_arg(name: str) -> datetime | None:
     raw = request.args.get(name)
     if raw is None:
         return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid.field(name, "an ISO 8601 time, e.g. 2026-03-02T09:00:00+00:00") from None
-    if value.tzinfo is None:
-        raise Invalid.field(name, "give a time zone, e.g. +08:00 or Z")
-    return value
+    return utc_moment(raw, name)
 
 
 _FORBIDDEN = (401, 403, 422)

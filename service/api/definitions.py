@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from service.api.auth import authenticated, current_actor, deps
 from service.api.openapi import STR, obj, op, path_param
-from service.api.request import json_body
+from service.api.request import MAX_INT_ID, json_body, optional_json_body, optional_str
 from service.cases import migration
 from service.definitions import feedback, review, versions
 from service.definitions.diffs import diff_versions
@@ -65,12 +65,14 @@ def _text(body: dict[str, Any], name: str, *, required: bool = False) -> str | N
 
 
 def _optional_int(value: Any, name: str) -> int | None:
+    """A version id given in a body (a JSON integer) or a query string (digits), or None."""
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid.field(name, "an integer version id is required") from None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_INT_ID:
+        raise Invalid.field(name, "an integer version id is required")
+    return value
 
 
 @api.get("/procedures/<procedure>/versions")
@@ -116,7 +118,7 @@ def submit(version_id: int):
 @api.post("/versions/<int:version_id>/approve")
 @authenticated
 def approve(version_id: int):
-    body = request.get_json(silent=True) or {}
+    body = optional_json_body()
     comment = _text(body, "comment") or ""
     expected = _text(body, "content_hash")
     return jsonify(versions.approve_version(deps(), current_actor(), version_id, comment, expected))
@@ -158,7 +160,7 @@ def version_bpmn(procedure: str, number: int):
 @api.post("/procedures/<procedure>/migration/dry-run")
 @authenticated
 def migration_dry_run(procedure: str):
-    body = request.get_json(silent=True) or {}
+    body = optional_json_body()
     target = _optional_int(body.get("target"), "target")
     return jsonify(migration.dry_run(deps(), current_actor(), procedure, target))
 
@@ -185,7 +187,7 @@ def leave_feedback(procedure: str):
         current_actor(),
         procedure,
         text=_text(body, "text", required=True) or "",
-        step=_text(body, "step"),
+        step=optional_str(body, "step", 128),
         case_id=_text(body, "case_id"),
         task_id=_text(body, "task_id"),
     )

@@ -47,7 +47,11 @@ def register_error_handlers(app: Flask) -> None:
         code = (error.name or "error").lower().replace(" ", "_")
         if error.code == 403:
             audit_forbidden(error.description or "forbidden")
-        return error_body(error.code or 500, code, error.description or error.name)
+        message = error.description or error.name
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if error.code == 413 and limit:
+            message = f"the request body is over the limit of {limit} bytes"
+        return error_body(error.code or 500, code, message)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

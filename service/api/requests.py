@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from service.api.auth import current_actor, deps
 from service.api.openapi import STR, obj, op, path_param
-from service.api.request import json_body, required_str
+from service.api.request import aware_datetime, json_body, optional_json_body, required_str
 from service.cases import lifecycle
 from service.errors import Invalid
 from service.vault import grants
@@ -26,11 +25,7 @@ def withdraw(case_id: str):
 @blueprint.post("/cases/<case_id>/extend")
 def extend(case_id: str):
     body = json_body()
-    raw = required_str(body, "due_at", 64)
-    try:
-        new_due = datetime.fromisoformat(raw)
-    except ValueError:
-        raise Invalid.field("due_at", "must be an ISO 8601 date and time") from None
+    new_due = aware_datetime(body, "due_at")
     reason = required_str(body, "reason", 500)
     return jsonify(lifecycle.extend_deadline(deps(), current_actor(), case_id, new_due, reason))
 
@@ -52,12 +47,13 @@ def grant_record(grant_id: str):
 
 @blueprint.post("/grants/<grant_id>/read")
 def read_grant(grant_id: str):
-    body = request.get_json(silent=True) or {}
-    fields = body.get("fields") if isinstance(body, dict) else None
+    fields = optional_json_body().get("fields")
     if fields is not None and (
         not isinstance(fields, list) or not all(isinstance(f, str) for f in fields)
     ):
         raise Invalid.field("fields", "must be a list of field names")
+    if fields == []:
+        raise Invalid.field("fields", "name at least one field, or leave fields out for all")
     return jsonify(grants.read_through_grant(deps(), current_actor(), grant_id, fields))
 
 

@@ -44,7 +44,7 @@ def log_in_from(body: dict[str, Any]) -> dict[str, Any]:
 def _optional_code(value: object) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 10:
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 10:
         raise Invalid.field("totp", "must be the digits your authenticator shows")
     return value
 

@@ -8,6 +8,7 @@ ends up at rest in plaintext through a free-text box.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,18 @@ from service.errors import Invalid, NotFound
 MAX_TEXT = 2000
 # Resident ID numbers (15 or 18 characters), mainland mobiles, long digit runs.
 _PERSONAL_LOOKING = re.compile(r"\d{17}[\dXx]|(?<!\d)1[3-9]\d{9}(?!\d)|\d{15}")
+# How numbers are written to be read: "138 1234 5678", "110105-19491231-002X".
+_DIGIT_GROUPING = re.compile(r"(?<=\d)[ \t\-.]([\dXx])")
+
+
+def _looks_personal(text: str) -> bool:
+    """Whether the text holds what looks like an ID or phone number, however it is written.
+
+    Compatibility forms (full-width digits) are read as plain digits, and
+    single spaces, hyphens and dots between digits as nothing.
+    """
+    plain = _DIGIT_GROUPING.sub(r"\1", unicodedata.normalize("NFKC", text))
+    return _PERSONAL_LOOKING.search(plain) is not None
 
 
 def leave_feedback(
@@ -97,7 +110,7 @@ def _clean_text(text: str) -> str:
         raise Invalid.field("text", "say what should change")
     if len(text) > MAX_TEXT:
         raise Invalid.field("text", f"at most {MAX_TEXT} characters")
-    if _PERSONAL_LOOKING.search(text):
+    if _looks_personal(text):
         raise Invalid.field(
             "text", "feedback is about the procedure; leave out ID numbers and phone numbers"
         )

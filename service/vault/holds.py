@@ -56,7 +56,11 @@ def place_hold(
     is in the future. A subject already destroyed has nothing left to hold.
     """
     require_permission(actor, "hold.manage")
-    if (subject is None) == (not identify):
+    if subject is not None and identify:
+        raise Invalid.field(
+            "subject", "give either the subject's pseudonym or their identity, not both"
+        )
+    if subject is None and not identify:
         raise Invalid.field(
             "subject", "give the subject's pseudonym, or id_type and id_number, or mobile"
         )

@@ -231,7 +231,8 @@ def _clean_mobile(value: str) -> str:
 def _clean_text(field: str, value: str, max_code_points: int) -> str:
     # NFC so that the same name typed with combining marks compares equal.
     text = unicodedata.normalize("NFC", value).strip()
-    if not text:
+    if all(char.isspace() or unicodedata.category(char) == "Cf" for char in text):
+        # Empty, or only invisible formatting (a zero-width space) left.
         raise FieldError(field, "must not be blank", "blank")
     if len(text) > max_code_points:
         raise FieldError(

@@ -64,6 +64,15 @@ def test_each_read_is_a_query_log_entry_and_refusals_are_audited(api, deps, cust
     assert ("dept2", "subject.read", "refused") in log
 
 
+def test_an_empty_field_list_is_refused_and_uses_no_view(api, customer, more_users):
+    grant_id = _granted(api, ["name", "mobile"])
+    dept = api("dept")
+    refused = dept.post(f"/api/v1/grants/{grant_id}/read", {"fields": []})
+    assert refused.status == 422
+    assert refused.body["error"]["details"][0]["field"] == "fields"
+    assert dept.get(f"/api/v1/grants/{grant_id}").body["views"] == 0
+
+
 def test_grant_expires_and_runs_out_of_views(api, deps, clock, customer, more_users):
     grant_id = _granted(api, ["name"])
     dept = api("dept")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -238,6 +238,37 @@ def test_extension_needs_a_reason_a_role_and_stays_under_the_ceiling(
     clock.now = datetime(2026, 10, 24, 0, 0, tzinfo=UTC)
     assert fire_due_timers(deps, SYSTEM) == 0
     assert ("supervisor", "case.extend", "done") in actions(deps, case_id)
+
+
+def test_an_extension_given_in_another_time_zone_keeps_its_instant(
+    api, deps, clock, customer, more_users
+):
+    """ "08:00+08:00" is 00:00 UTC: stored and shown as that instant, on every database.
+
+    Kept as its clock reading, a far-east offset would carry an accepted date
+    past the hard ceiling.
+    """
+    clock.now = datetime(2026, 9, 28, 9, 0, tzinfo=UTC)
+    case_id = _filed(api, customer)
+    path = f"/api/v1/cases/{case_id}/extend"
+    supervisor = api("supervisor")
+
+    starter = api("frontdesk")
+
+    def due_dates() -> tuple[datetime, datetime]:
+        shown = starter.get(f"/api/v1/cases/{case_id}").body
+        (task,) = shown["tasks"]
+        return datetime.fromisoformat(shown["due_at"]), datetime.fromisoformat(task["due_at"])
+
+    extended = supervisor.post(path, {"due_at": "2026-10-27T08:00:00+08:00", "reason": "abroad"})
+    assert extended.status == 200, extended.body
+    assert due_dates() == (datetime(2026, 10, 27, 0, 0, tzinfo=UTC),) * 2
+    started = datetime.fromisoformat(starter.get(f"/api/v1/cases/{case_id}").body["started_at"])
+    ceiling = started + timedelta(days=deps.settings.request_ceiling_days)
+    last_hour = (ceiling - timedelta(hours=1)).astimezone(timezone(timedelta(hours=14)))
+    extended = supervisor.post(path, {"due_at": last_hour.isoformat(), "reason": "still abroad"})
+    assert extended.status == 200, extended.body
+    assert due_dates() == (ceiling - timedelta(hours=1),) * 2
 
 
 def test_deciding_the_review_closes_a_pending_escalation(api, deps, clock, customer, more_users):

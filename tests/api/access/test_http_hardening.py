@@ -56,6 +56,7 @@ def test_a_too_large_request_gets_a_413_json_error(app, client):
     )
     assert reply.status_code == 413
     assert reply.get_json()["error"]["code"] == "request_entity_too_large"
+    assert str(size - 1) in reply.get_json()["error"]["message"]  # the limit, in bytes
 
 
 def test_errors_are_json_and_leak_no_internals(client):
