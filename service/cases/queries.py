@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from service.access.permissions import ROLE_PERMISSIONS
 from service.access.scope import out_of_scope_reason
 from service.access.service import REVIEW_ROLES, Actor
 from service.audit.service import Event, case_history, record
@@ -95,11 +96,21 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
 
 
 def _check_can_see_case(session: Any, actor: Actor, case: Case) -> None:
-    """Its starter, oversight roles, and whoever holds one of its lanes' roles in scope."""
+    """Its starter, oversight roles, and whoever holds one of its lanes' roles in scope.
+
+    Those who oversee requests (extend their deadlines, take back their tasks:
+    supervisors, data officers) see every case in their scope, escalated or not.
+    """
     if case.started_by == actor.id or actor.roles & OVERSIGHT_ROLES:
         return
     lanes = set(session.scalars(select(Task.lane).where(Task.case_id == case.id)))
-    _check_lanes(actor, lanes, case, "you have no role in this case")
+    _check_lanes(actor, lanes | OVERSEEING_ROLES, case, "you have no role in this case")
+
+
+# The roles that extend requests' deadlines; a supervisor also takes back tasks.
+OVERSEEING_ROLES = frozenset(
+    role for role, granted in ROLE_PERMISSIONS.items() if "case.extend" in granted
+)
 
 
 def _check_lanes(actor: Actor, lanes: set[str], case: Case, no_role: str) -> None:

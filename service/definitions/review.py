@@ -31,7 +31,7 @@ from service.definitions.service import compile_version, published_version
 from service.definitions.versions import READ_ROLES, need_role, new_draft
 from service.deps import ConnectorContext, Deps
 from service.engine import SERIALIZER_VERSION, SPIFF_VERSION
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, Invalid, NotFound
 
 REVIEW_PROCEDURE = "procedure_review"
 START_ROLES = frozenset({"process_owner", "compliance"})
@@ -210,9 +210,12 @@ def add_months(moment: datetime, months: int) -> datetime:
 def _review_of_case(session: Session, case_id: str) -> ProcedureReview:
     review = session.scalar(select(ProcedureReview).where(ProcedureReview.case_id == case_id))
     if review is None:
-        raise ValueError(
-            "this case is not a procedure review; start one with "
-            "POST /api/v1/procedures/<procedure>/reviews"
+        # A review case is started for a procedure (its schedule, or by hand on the
+        # procedures page), never from the generic start form.
+        raise Invalid.field(
+            "procedure",
+            "a periodic review is started for the procedure it reviews: "
+            "POST /api/v1/procedures/<procedure>/reviews (the procedures page)",
         )
     return review
 

@@ -167,3 +167,21 @@ def test_locking_an_account_clears_the_claims_it_held(api, deps, users):
     assert api("supervisor").get("/api/v1/tasks?scope=held").body["tasks"] == []
     with deps.unit_of_work() as uow:
         assert uow.session.get_one(Task, task_id).claimed_at is None
+
+
+def test_a_supervisor_opens_the_case_of_a_task_they_see_held(api, deps, users):
+    """Its case page is where they extend the deadline or take the task back; not escalated."""
+    _supervisor_of(deps, "north_sup", "north")
+    add_user(deps, "north_desk", ["front_desk"], branch="north")
+    north_case, _ = _claimed_review(api, "north_desk")
+    other_case, _ = _claimed_review(api)
+    supervisor = api("north_sup")
+    shown = supervisor.get(f"/api/v1/cases/{north_case}")
+    assert shown.status == 200, shown.body
+    assert [t["name"] for t in shown.body["tasks"]] == ["review"]
+    assert supervisor.get(f"/api/v1/cases/{other_case}").status == 403
+    # The task page stays with those who work it (it shows the customer's data).
+    assert supervisor.get(f"/api/v1/tasks/{shown.body['tasks'][0]['id']}").status == 403
+    # A data officer extends deadlines too: every case in their (unscoped) reach.
+    assert api("officer").get(f"/api/v1/cases/{other_case}").status == 200
+    assert api("dept").get(f"/api/v1/cases/{other_case}").status == 403

@@ -69,6 +69,8 @@ def test_a_supervisor_sees_what_staff_hold_and_takes_one_back(open_session, deps
     expect(row.locator(".holder")).to_have_text("reviewer")
     expect(row.locator("time").first).to_have_attribute("datetime", clock().isoformat())
     session.shot("tasks-held-en")
+    # The step opens its case's page, which a supervisor may see (not the task's).
+    expect(row.locator("td").first.locator("a")).to_have_attribute("href", f"/cases/{case['id']}")
     row.locator("input").fill("reviewer off sick")
     row.get_by_role("button", name="Take back").click()
     expect(page.locator("#notice")).to_contain_text("back in its lane")

@@ -25,6 +25,15 @@ def test_feedback_carrying_an_id_number_or_phone_is_refused(api):
     assert reply.body["error"]["details"][0]["field"] == "text"
 
 
+def test_a_review_is_not_started_from_the_generic_start_form(api):
+    owner = api("owner")
+    reply = owner.post("/api/v1/cases", {"procedure": "procedure_review"})
+    assert reply.status == 422, reply.body  # was a 500
+    assert reply.body["error"]["details"][0]["field"] == "procedure"
+    assert "/reviews" in reply.body["error"]["message"]
+    assert owner.get("/api/v1/cases?mine=true").body["cases"] == []
+
+
 def test_a_review_started_by_hand_gives_the_owner_a_task(api):
     owner = api("owner")
     started = owner.post("/api/v1/procedures/collection/reviews")

@@ -44,13 +44,15 @@ function actionCell(task, scope) {
   return el("td", { class: "actions" }, open, button);
 }
 
-// A held task: who holds it and since when, and the form that takes it back.
+// A held task: who holds it and since when, and the form that takes it back. The step
+// opens its case's page (the supervisor's view of it: deadline, history), not the
+// task's, which is for those who work it.
 function heldRow(task) {
   const since = task.claimed_at
     ? el("td", {}, el("time", { datetime: task.claimed_at, text: formatTime(task.claimed_at) }))
     : el("td", { class: "muted", text: "—" });
   return el("tr", { "data-task-id": task.id, class: isOverdue(task) ? "is-overdue" : "" },
-    el("td", {}, el("a", { href: `/tasks/${task.id}`, text: localLabel(task.label) })),
+    el("td", {}, el("a", { href: `/cases/${task.case_id}`, text: localLabel(task.label) })),
     el("td", { text: term("procedure", task.procedure) }),
     el("td", { text: term("role", task.role) }),
     el("td", { class: "holder", text: task.assignee || "" }),
