@@ -19,7 +19,6 @@ from service.api.openapi import STR, obj, op, path_param
 from service.api.request import choice_arg, int_arg, json_body, optional_str, required_str
 from service.cases import queries
 from service.cases import service as cases
-from service.definitions.service import list_procedures
 from service.errors import Invalid
 
 blueprint = api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -68,8 +67,7 @@ def me():
 @api.get("/procedures")
 @authenticated
 def procedures():
-    with deps().unit_of_work() as uow:
-        return jsonify({"procedures": list_procedures(uow.session)})
+    return jsonify({"procedures": queries.procedures_to_start(deps(), current_actor())})
 
 
 @api.post("/cases")

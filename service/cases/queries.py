@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.access.permissions import ROLE_PERMISSIONS
+from service.access.permissions import ROLE_PERMISSIONS, allows
 from service.access.scope import out_of_scope_reason
 from service.access.service import REVIEW_ROLES, Actor
 from service.audit.service import Event, case_history, record
@@ -16,7 +16,7 @@ from service.cases import duties
 from service.cases.models import Case, Task
 from service.cases.tasks import list_tasks, task_summary
 from service.definitions.models import ProcedureVersion
-from service.definitions.service import compile_version
+from service.definitions.service import compile_version, list_procedures, published_version
 from service.deps import Deps
 from service.engine import Run
 from service.errors import Forbidden, Invalid, NotFound
@@ -93,6 +93,33 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
             compile_version(deps.engine, version), case.id, case.state, Run.completed_steps
         )
         return view
+
+
+def procedures_to_start(deps: Deps, actor: Actor) -> list[dict[str, Any]]:
+    """The published procedures, each saying whether the actor starts its cases by hand.
+
+    They do when they may start cases at all and hold the role of a lane a start
+    event of its published diagram sits in (a periodic review is started for the
+    procedure it reviews, not this way). Starting checks the same at the first
+    steps' lanes; this is what the start form offers.
+    """
+    from service.definitions.review import REVIEW_PROCEDURE
+
+    may_start = allows(actor.roles, "case.start")
+    with deps.db.read_unit_of_work() as uow:
+        procedures = list_procedures(uow.session)
+        for listed in procedures:
+            startable = may_start and listed["procedure"] != REVIEW_PROCEDURE
+            if startable:
+                # Compiled once per version and kept (as for its cases), so no reads here.
+                diagram = deps.engine.for_version(listed["content_hash"])
+                if diagram is None:
+                    version = published_version(uow.session, listed["procedure"])
+                    diagram = compile_version(deps.engine, version)
+                    deps.engine.remember_version(version.content_hash, diagram)
+                startable = bool(diagram.start_lanes & actor.roles)
+            listed["startable"] = startable
+    return procedures
 
 
 def _check_can_see_case(session: Any, actor: Actor, case: Case) -> None:

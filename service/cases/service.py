@@ -83,7 +83,7 @@ def start_case(deps: Deps, actor: Actor, procedure: str) -> dict[str, Any]:
             raise refused(
                 "case.start",
                 procedure=procedure,
-                reason=(f"starting {procedure} needs one of the roles {sorted(lanes)}"),
+                reason=f"starting {procedure} needs the role {' or '.join(sorted(lanes))}",
             )
         department, branch = starting_scope(uow.session, actor, lanes)
         ended = _ended(run)

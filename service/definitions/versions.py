@@ -303,7 +303,7 @@ def need_role(
     procedure: str | None = None,
 ) -> None:
     if not actor.roles & roles:
-        reason = f"this needs one of the roles {sorted(roles)}"
+        reason = f"this needs the role {' or '.join(sorted(roles))}"
         raise _refusal(action, reason, version, procedure)
 
 

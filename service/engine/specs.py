@@ -40,6 +40,8 @@ class CompiledDiagram:
     process_id: str
     name: str
     user_tasks: dict[str, UserTaskMeta]
+    # The lanes its start events sit in: the roles that start a case of it by hand.
+    start_lanes: frozenset[str] = frozenset()
     _spec: Any = field(repr=False, default=None)
     _subprocess_specs: dict[str, Any] = field(repr=False, default_factory=dict)
 
@@ -85,6 +87,7 @@ def build_diagram(xml: bytes) -> CompiledDiagram:
         process_id=process_id,
         name=process.get("name") or process_id,
         user_tasks=_user_tasks(spec, subprocess_specs),
+        start_lanes=frozenset(start.lane for start in spec.start.outputs if start.lane),
         _spec=spec,
         _subprocess_specs=subprocess_specs,
     )

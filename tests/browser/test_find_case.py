@@ -20,6 +20,8 @@ def test_the_front_desk_finds_a_customers_case_by_its_reference(open_session, as
     expect(row).to_contain_text("信息采集")
     expect(row).to_contain_text("进行中")
     expect(page.locator("#start-procedure")).to_have_value("collection")
+    options = page.locator("#start-procedure option")
+    expect(options).to_have_count(4)  # access, collection, deletion, update: the front desk's
     session.shot("tasks-started-zh")
 
     page.locator("#case-reference").fill("0000000z")
@@ -35,3 +37,15 @@ def test_the_front_desk_finds_a_customers_case_by_its_reference(open_session, as
     page.get_by_role("button", name="查找").click()
     expect(page).to_have_url(re.compile(rf".*/cases/{case['id']}$"))
     expect(page.locator("#case-id")).to_have_text(case["id"][:8])
+
+
+def test_the_start_form_offers_only_what_the_user_starts(open_session):
+    session = open_session("en")
+    page = session.log_in("reviewer")
+    expect(page.locator("#claimable")).to_contain_text("No tasks")  # loaded
+    expect(page.locator("#start-form")).to_be_hidden()
+    page = open_session("en").log_in("dept")
+    expect(page.locator("#start-form")).to_be_visible()
+    options = page.locator("#start-procedure option")
+    expect(options).to_have_count(1)
+    expect(options).to_have_attribute("value", "query")

@@ -133,17 +133,19 @@ async function changeClaim(task, verb) {
   } catch (err) { showError(err); }
 }
 
+// Every published procedure filters the list; the start form offers those this user
+// starts by hand (their role starts it, and it is not started by a schedule).
 async function loadProcedures() {
-  const reply = await api("GET", "/procedures");
-  const names = reply.procedures.map((p) => (typeof p === "string" ? p : p.procedure || p.name));
+  const { procedures } = await api("GET", "/procedures");
   const filter = document.getElementById("filter-procedure");
   const start = document.getElementById("start-procedure");
-  for (const name of names) {
-    filter.append(el("option", { value: name, text: term("procedure", name) }));
-    start.append(el("option", { value: name, text: term("procedure", name) }));
+  for (const { procedure, startable } of procedures) {
+    filter.append(el("option", { value: procedure, text: term("procedure", procedure) }));
+    if (startable) start.append(el("option", { value: procedure, text: term("procedure", procedure) }));
   }
-  if (names.includes("collection")) start.value = "collection";  // the front desk's usual start
-  document.getElementById("start-form").hidden = !names.length;
+  const startable = procedures.filter((p) => p.startable).map((p) => p.procedure);
+  if (startable.includes("collection")) start.value = "collection";  // the front desk's usual start
+  document.getElementById("start-form").hidden = !startable.length;
 }
 
 async function startCase(event) {
