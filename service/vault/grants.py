@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Index, String, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from service.access.models import User
 from service.access.service import Actor
@@ -96,6 +96,8 @@ def read_through_grant(
             raise _refusal(grant_id, None, "no such grant")
         wanted = sorted(set(fields or grant.fields))
         _check(grant, actor, wanted, now)
+        if _deleted(uow.session, grant):
+            raise _refusal(grant.id, grant, DELETED)
         values = vault.read_fields(uow, deps.keys, grant.subject, wanted)
         grant.views += 1
         record(
@@ -116,12 +118,25 @@ def read_through_grant(
         return {"grant": _summary(grant), "values": values}
 
 
+# A grant outlives the data it was for when the customer's data is deleted (their key
+# destroyed): it shows so, and reading it is refused in those words.
+DELETED = "the customer's data has been deleted; nothing is left to show"
+
+
+def _deleted(session: Session, grant: Grant) -> bool:
+    status = session.scalar(select(Subject.status).where(Subject.pseudonym == grant.subject))
+    return status in (None, "shredded")
+
+
 def list_grants(deps: Deps, actor: Actor) -> list[dict[str, Any]]:
     with deps.unit_of_work() as uow:
-        grants = uow.session.scalars(
-            select(Grant).where(Grant.requester_id == actor.id).order_by(Grant.issued_at.desc())
+        rows = uow.session.execute(
+            select(Grant, Subject.status)
+            .join(Subject, Subject.pseudonym == Grant.subject, isouter=True)
+            .where(Grant.requester_id == actor.id)
+            .order_by(Grant.issued_at.desc())
         ).all()
-        return [_summary(g) for g in grants]
+        return [_summary(g, deleted=status in (None, "shredded")) for g, status in rows]
 
 
 def show_grant(deps: Deps, actor: Actor, grant_id: str) -> dict[str, Any]:
@@ -130,6 +145,8 @@ def show_grant(deps: Deps, actor: Actor, grant_id: str) -> dict[str, Any]:
         grant = uow.session.get(Grant, grant_id)
         if grant is None or grant.requester_id != actor.id:
             raise NotFound(f"no grant {grant_id} of yours")
+        if _deleted(uow.session, grant):
+            return _summary(grant, deleted=True) | {"masked": {}}
         masked = {
             name: value if name == "id_type" else mask_value(name, value)
             for name, value in vault.read_fields(
@@ -252,7 +269,7 @@ def _refusal(grant_id: str, grant: Grant | None, reason: str) -> Refusal:
     )
 
 
-def _summary(grant: Grant) -> dict[str, Any]:
+def _summary(grant: Grant, *, deleted: bool = False) -> dict[str, Any]:
     return {
         "id": grant.id,
         "case_id": grant.case_id,
@@ -263,4 +280,5 @@ def _summary(grant: Grant) -> dict[str, Any]:
         "expires_at": aware(grant.expires_at).isoformat(),
         "max_views": grant.max_views,
         "views": grant.views,
+        "customer_deleted": deleted,
     }

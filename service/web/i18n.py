@@ -330,6 +330,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "grants.read": ("查看明文", "View in clear"),
     "grants.expired": ("已过期", "Expired"),
     "grants.used_up": ("次数已用完", "No views left"),
+    "grants.deleted": ("客户信息已删除", "Customer data deleted"),
     "grants.values": ("客户信息(明文)", "Customer data (in clear)"),
     "grants.in_clear": (
         "以下为明文个人信息,仅用于所述用途;本次查看已记入查询日志。",

@@ -35,6 +35,10 @@ def test_department_staff_read_a_granted_customer_once_per_view(open_session, cu
     expect(row).to_contain_text("手机号码")
     expect(row).to_contain_text("计费争议处理")
     expect(row).to_contain_text("0 / 5")
+    # Which request it came from: the case reference, linked to the case.
+    expect(row.get_by_role("link", name=case["id"][:8])).to_have_attribute(
+        "href", f"/cases/{case['id']}"
+    )
     expect(page.locator("#grant-values")).to_be_hidden()
 
     row.get_by_role("button", name="查看明文").click()

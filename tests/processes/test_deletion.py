@@ -212,3 +212,25 @@ def test_the_deletion_certificate_is_served_to_oversight_and_checks_offline(
     assert code == 1 and "not the service's public key" in said, said
     code, said = verify({"body": "x"}, service_key)
     assert code == 1 and "no body object" in said, said
+
+
+def test_a_grant_to_a_deleted_customers_data_shows_so_and_reads_nothing(
+    api, deps, customer, more_users
+):
+    from tests.processes.test_query import _granted
+
+    grant_id = _granted(api, ["name"])
+    _approved_by_both(api)
+    _run_published_job(deps)
+    dept = api("dept")
+    (listed,) = dept.get("/api/v1/grants").body["grants"]
+    assert (listed["id"], listed["customer_deleted"], listed["views"]) == (grant_id, True, 0)
+    shown = dept.get(f"/api/v1/grants/{grant_id}")
+    assert shown.status == 200 and shown.body["masked"] == {}, shown.body
+    read = dept.post(f"/api/v1/grants/{grant_id}/read")
+    assert read.status == 403
+    assert (
+        read.body["error"]["message"]
+        == "the customer's data has been deleted; nothing is left to show"
+    )
+    assert dept.get(f"/api/v1/grants/{grant_id}").body["views"] == 0

@@ -5,19 +5,21 @@
 "use strict";
 
 function grantState(grant) {
+  if (grant.customer_deleted) return "deleted";  // the data it was for is gone
   if (new Date(grant.expires_at) <= new Date()) return "expired";
   return grant.views >= grant.max_views ? "used_up" : "usable";
 }
 
 function grantsTable(grants) {
   if (!grants.length) return el("p", { class: "muted", id: "grants-empty", text: t("grants.none") });
-  const heads = ["grants.fields", "grants.purpose", "grants.legal_basis", "grants.expires",
-    "grants.views", "tasks.actions"];
+  const heads = ["tasks.case", "grants.fields", "grants.purpose", "grants.legal_basis",
+    "grants.expires", "grants.views", "tasks.actions"];
   return el("table", { class: "grid", id: "grants-table" },
     el("thead", {}, el("tr", {}, heads.map((k) => el("th", { scope: "col", text: t(k) })))),
     el("tbody", {}, grants.map((g) => {
       const state = grantState(g);
       return el("tr", { "data-grant": g.id },
+        el("td", {}, el("a", { href: `/cases/${g.case_id}`, text: g.case_id.slice(0, 8) })),
         el("td", { text: fieldList(g.fields) }),
         el("td", { text: term("value", g.purpose) }), el("td", { text: term("value", g.legal_basis) }),
         el("td", { text: formatTime(g.expires_at) }),
