@@ -93,9 +93,12 @@ def enter_subject(uow: UnitOfWork, subject: str, now: datetime) -> None:
             connection.execute(_GO_LIVE, params)
             result = connection.execute(_ENTER, params)
     except IntegrityError:
+        # The index says a live record has one of these digests, not which (on SQLite);
+        # both are named: a shared mobile number is another person as often as not.
+        reason = "a live record with this ID number or mobile number was entered meanwhile"
         raise Conflict(
-            "this customer was entered meanwhile by another case; reject or return this one",
-            details=[{"field": "id_number", "reason": "already on record"}],
+            f"{reason} (by another case); check with the customer, then reject or return this one",
+            details=[{"field": name, "reason": reason} for name in ("id_number", "mobile")],
         ) from None
     if result.rowcount != 1:
         raise Conflict(f"subject {subject} is not a draft awaiting entry")
