@@ -88,6 +88,11 @@ def show_case(deps: Deps, actor: Actor, case_id: str) -> dict[str, Any]:
         view["version_hash"] = version.content_hash
         view["version_number"] = version.number
         view["history"] = case_history(uow.session, case_id)
+        # Which step each task's record is about, by the step's name in the diagram.
+        labels = uow.session.execute(select(Task.id, Task.label).where(Task.case_id == case_id))
+        steps: dict[str, str] = {task_id: label for task_id, label in labels}
+        for entry in view["history"]:
+            entry["step"] = steps.get(entry["task_id"])
         view["notifications"] = notifications.of_case(uow, case_id)
         view["completed_steps"] = deps.engine.inspect(
             compile_version(deps.engine, version), case.id, case.state, Run.completed_steps

@@ -84,6 +84,14 @@ def test_case_history_records_who_did_what(api, collected):
     assert actions[0] == ("frontdesk", "case.start")
     assert ("reviewer", "subject.read") in actions
     assert actions[-2:] == [("reviewer", "task.complete"), ("reviewer", "case.complete")]
+    # Each task's record names its step (the diagram's name for it); others name none.
+    steps = [h["step"] for h in history if h["action"] == "task.complete"]
+    assert steps == [
+        "说明目的并记录同意 Explain purpose and record consent",
+        "填写用户信息采集表 Fill in the customer information collection form",
+        "审核 Review",
+    ]
+    assert history[0]["step"] is None
 
 
 def test_reviewer_cannot_review_own_collection(api, deps):

@@ -47,7 +47,7 @@ def _fill_collection_form(desk, page):
     expect(page.locator("#task-done")).to_be_visible()
     page.get_by_role("link", name="查看案件").click()
     expect(page.locator("#open-tasks")).to_contain_text("审核")
-    expect(page.locator("#history")).to_contain_text("完成任务")
+    expect(page.locator("#history")).to_contain_text("完成任务 · 填写用户信息采集表")
     return page.url
 
 

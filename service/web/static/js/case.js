@@ -29,7 +29,8 @@ function history(found) {
   const rows = found.history.map((entry) => el("tr", { class: `outcome-${entry.outcome}` },
     el("td", {}, el("time", { datetime: entry.at, text: formatTime(entry.at) })),
     el("td", { text: entry.actor }),
-    el("td", { text: term("action", entry.action) }),
+    el("td", {}, term("action", entry.action),
+      entry.step ? el("span", { class: "step", text: ` · ${localLabel(entry.step)}` }) : null),
     el("td", { text: term("outcome", entry.outcome) }),
     el("td", { text: translateReason(entry.reason || "") })));
   document.getElementById("history").replaceChildren(el("table", { class: "grid" },
