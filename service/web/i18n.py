@@ -128,6 +128,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The file is too large; the limit is {size}",
     ),
     "task.readonly": ("您不能办理此任务", "You cannot act on this task"),
+    "task.closed_completed": (
+        "此任务已办结,无需再填写。办理记录见案件页面。",
+        "This task is done; nothing is left to fill in. The case page has its record.",
+    ),
+    "task.closed_cancelled": (
+        "此任务已取消(案件已不再需要它),无需再填写。",
+        "This task was cancelled (the case no longer needs it); nothing is left to fill in.",
+    ),
     "form.required": ("必填", "is required"),
     "form.select": ("请选择", "Please choose"),
     "form.personal": ("个人信息", "personal data"),

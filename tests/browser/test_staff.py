@@ -89,9 +89,14 @@ def test_front_desk_collects_a_customer_and_a_reviewer_approves_it(open_session)
     reviewer.shot("task-review-zh")
     page.locator("#complete-button").click()
     expect(page.locator("#task-done")).to_be_visible()
+    review_url = page.url
     page.get_by_role("link", name="查看案件").click()
     expect(page.locator("#case-facts")).to_contain_text("已完成")
     expect(page.locator("#history")).to_contain_text("完成任务")
+    # The done task's page says it is done, instead of an empty form nobody may use.
+    page.goto(review_url)
+    expect(page.locator("#task-closed")).to_contain_text("此任务已办结")
+    expect(page.locator("#task-form")).to_have_count(0)
 
 
 def test_a_refused_action_shows_its_reason(open_session, users):

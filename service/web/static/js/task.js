@@ -108,6 +108,13 @@ function narrowed(schema, caseData) {
 }
 
 function formSection(task) {
+  if (["completed", "cancelled"].includes(task.status)) {
+    // Nothing is left to fill in: say so, rather than show an empty form nobody may use.
+    return el("section", { class: "card", id: "task-closed" },
+      el("h2", { id: "form-head", text: localLabel(task.label) }),
+      el("p", {}, statusBadge(task.status), " ", t(`task.closed_${task.status}`)),
+      el("p", {}, el("a", { href: `/cases/${task.case_id}`, text: t("task.view_case") })));
+  }
   const schema = narrowed(task.form_schema || { type: "object", properties: {} }, task.case_data || {});
   const canAct = ["open", "claimed"].includes(task.status) && DS.user.roles.includes(task.role);
   const fields = el("div", { class: "fields" });
