@@ -64,12 +64,13 @@ def show_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
         view = task_summary(task)
         view["form_schema"] = version.forms.get(task.form or "")
         view["case_data"] = _case_data(deps, version, case)
-        view["subject_fields"] = None
+        view["subject_fields"] = view["prefill"] = None
         if case.subject and vault.subject_status(uow, case.subject) != "shredded":
             shown = _subject_view(uow, deps, actor, task, case, case.subject, version)
             view["subject_fields"], view["subject_masked"], requested = shown
             if requested is not None:
                 view["requested_values"] = requested
+            view["prefill"] = _draft_to_correct(uow, deps, actor, task, case, version)
         uow.commit()
         return view
 
@@ -232,6 +233,47 @@ def _subject_view(
         )
         return values, False, requested
     return _masked(uow, deps, subject, requested)
+
+
+def _draft_to_correct(
+    uow: Any, deps: Deps, actor: Actor, task: Task, case: Case, version: ProcedureVersion
+) -> dict[str, str] | None:
+    """What was entered on a form returned for correction, for whoever may now correct it.
+
+    The customer's record is still the case's draft (a collection before entry),
+    and the task is a form of its fields the actor may complete: they get the
+    draft's values in clear to correct rather than type again; the read is
+    audited like a reviewer's.
+    """
+    if task.status not in ("open", "claimed") or task.lane in REVIEW_ROLES:
+        return None
+    if (task.status == "claimed" and task.assignee_id != actor.id) or task.lane not in actor.roles:
+        return None
+    properties = (version.forms.get(task.form or "") or {}).get("properties", {})
+    wanted = sorted(set(properties) & set(vault.PERSONAL_FIELDS))
+    if not wanted or vault.subject_status(uow, str(case.subject)) != "draft":
+        return None
+    try:
+        duties.check(uow.session, actor, task, case)
+    except Forbidden:
+        return None
+    values = vault.read_fields(uow, deps.keys, str(case.subject), wanted)
+    record(
+        uow.session,
+        actor,
+        Event(
+            action="subject.read",
+            procedure=case.procedure,
+            version_hash=version.content_hash,
+            case_id=case.id,
+            task_id=task.id,
+            subject=case.subject,
+            fields=sorted(values),
+            purpose=f"correction: {task.spec_name}",
+        ),
+        deps.now(),
+    )
+    return values
 
 
 def _masked(

@@ -128,6 +128,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "The file is too large; the limit is {size}",
     ),
     "task.readonly": ("您不能办理此任务", "You cannot act on this task"),
+    "task.returned": ("审核退回,请更正:", "Returned for correction:"),
     "task.closed_completed": (
         "此任务已办结,无需再填写。办理记录见案件页面。",
         "This task is done; nothing is left to fill in. The case page has its record.",

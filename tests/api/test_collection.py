@@ -241,3 +241,31 @@ def test_a_bad_page_cursor_is_refused_naming_after(api, query, reason):
     refused = desk.get("/api/v1/tasks?" + query.format(task=task))
     assert refused.status == 422, refused.body
     assert refused.body["error"]["details"] == [{"field": "after", "reason": reason}]
+
+
+def test_a_form_returned_for_correction_comes_back_filled_in_for_its_collector(
+    api, deps, collected
+):
+    reviewer, desk = api("reviewer"), api("frontdesk")
+    returned = reviewer.complete(
+        reviewer.task_of(collected["id"], "review"),
+        {"decision": "return", "reason": "please check the address"},
+    )
+    assert returned.status == 200, returned.body
+    task_id = desk.task_of(collected["id"], "fill_form")
+    shown = desk.get(f"/api/v1/tasks/{task_id}").body
+    assert shown["prefill"] == VALID_FORM | {"mobile": "+8613812345678"}  # the draft, as kept
+    assert shown["case_data"]["reason"] == "please check the address"
+    with deps.unit_of_work() as uow:
+        purposes = uow.session.scalars(
+            select(AuditRecord.purpose).where(
+                AuditRecord.task_id == task_id, AuditRecord.action == "subject.read"
+            )
+        ).all()
+    assert purposes == ["correction: fill_form"]
+    # Not for oversight, nor for front-desk staff while someone else holds the task.
+    assert api("auditor").get(f"/api/v1/tasks/{task_id}").body["prefill"] is None
+    assert desk.post(f"/api/v1/tasks/{task_id}/claim").status == 200
+    assert api("frontdesk2").get(f"/api/v1/tasks/{task_id}").body["prefill"] is None
+    corrected = desk.complete(task_id, VALID_FORM | {"address": "北京市朝阳区建国路89号"})
+    assert corrected.status == 200, corrected.body

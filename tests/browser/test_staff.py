@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from sqlalchemy import insert
 
 from service.cases.models import Task
-from tests.api.conftest import VALID_FORM
+from tests.api.conftest import CONSENT, VALID_FORM
 
 
 def _start_collection(desk):
@@ -164,3 +164,24 @@ def test_a_queue_longer_than_a_page_loads_the_rest_on_request(open_session, as_u
     page.locator("#more-claimable").click()
     expect(rows).to_have_count(501)
     expect(page.locator("#more-claimable")).to_have_count(0)
+
+
+def test_a_returned_form_comes_back_filled_in_with_the_reason_first(open_session, as_user):
+    desk, reviewer = as_user("frontdesk"), as_user("reviewer")
+    case = desk.start()
+    desk.complete(desk.task_of(case["id"], "record_consent"), CONSENT)
+    desk.complete(desk.task_of(case["id"], "fill_form"), VALID_FORM)
+    reviewer.complete(
+        reviewer.task_of(case["id"], "review"),
+        {"decision": "return", "reason": "请核对地址门牌号"},
+    )
+    session = open_session("zh-CN")
+    session.log_in("frontdesk")
+    page = session.go(f"/tasks/{desk.task_of(case['id'], 'fill_form')}")
+    expect(page.locator("#returned-reason")).to_contain_text("审核退回,请更正: 请核对地址门牌号")
+    expect(page.locator("#field-name")).to_have_value(VALID_FORM["name"])
+    expect(page.locator("#field-address")).to_have_value(VALID_FORM["address"])
+    session.shot("task-returned-zh")
+    page.locator("#field-address").fill("北京市朝阳区建国路89号")
+    page.locator("#complete-button").click()
+    expect(page.locator("#task-done")).to_be_visible()

@@ -36,7 +36,8 @@ function facts(task) {
 }
 
 function subjectPanel(task) {
-  if (!task.subject_fields) return null;
+  // A form returned for correction holds the values itself (task.prefill): no masked copy.
+  if (!task.subject_fields || task.prefill) return null;
   const masked = task.subject_masked !== false;
   return el("section", { class: `card subject ${masked ? "masked" : "unmasked"}`,
                          "aria-labelledby": "subject-head" },
@@ -119,8 +120,20 @@ function formSection(task) {
   const canAct = ["open", "claimed"].includes(task.status) && DS.user.roles.includes(task.role);
   const fields = el("div", { class: "fields" });
   SchemaForm.render(fields, schema);
+  // A form returned for correction comes back with what was entered, to correct.
+  for (const [name, value] of Object.entries(canAct && task.prefill ? task.prefill : {})) {
+    const input = fields.querySelector(`#${SchemaForm.idOf(name)}`);
+    if (input) input.value = value;
+  }
+  // The reviewer's reason, where a review sent this step back (every review form's
+  // decision and reason): first, where the person correcting starts reading.
+  const data = task.case_data || {};
+  const returned = canAct && data.decision === "return" && data.reason
+    ? el("p", { class: "notice warn returned", id: "returned-reason", role: "note" },
+        el("strong", { text: t("task.returned") }), ` ${data.reason}`)
+    : null;
   const form = el("form", { id: "task-form", novalidate: true, "aria-labelledby": "form-head" },
-    fields,
+    returned, fields,
     canAct ? el("button", { type: "submit", class: "primary", id: "complete-button",
                             text: t("task.complete") }) : el("p", { class: "muted", text: t("task.readonly") }));
   if (!canAct) {
