@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, false, select, text
+from sqlalchemy import ColumnElement, DateTime, ForeignKey, Index, String, Text, false, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from service.db import Base
 from service.errors import NotFound
+
+# The reference customers and staff quote for a case: its id's first eight characters
+# (on the case page, in every text message).
+CASE_REFERENCE = re.compile(r"[0-9a-f]{8}")
+
+
+def starting_with(column: Any, reference: str) -> list[ColumnElement[bool]]:
+    """Ids starting with the reference, as a range an index on the column serves
+    (whatever the column's collation)."""
+    terms = [column >= reference, column.startswith(reference)]
+    if reference != "ffffffff":
+        terms.append(column < format(int(reference, 16) + 1, "08x"))
+    return terms
 
 
 class Case(Base):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -13,7 +12,7 @@ from service.access.scope import out_of_scope_reason
 from service.access.service import REVIEW_ROLES, Actor
 from service.audit.service import Event, case_history, record
 from service.cases import duties
-from service.cases.models import Case, Task
+from service.cases.models import CASE_REFERENCE, Case, Task, starting_with
 from service.cases.tasks import list_tasks, task_summary
 from service.definitions.models import ProcedureVersion
 from service.definitions.service import compile_version, list_procedures, published_version
@@ -156,9 +155,6 @@ def _check_lanes(actor: Actor, lanes: set[str], case: Case, no_role: str) -> Non
         raise Forbidden(str(reasons[0]))
 
 
-REFERENCE = re.compile(r"[0-9a-f]{8}")
-
-
 def find_cases(
     deps: Deps, actor: Actor, *, reference: str | None, mine: bool, limit: int
 ) -> list[dict[str, Any]]:
@@ -168,12 +164,9 @@ def find_cases(
 
     query = select(Case).order_by(Case.started_at.desc(), Case.id).limit(limit)
     if reference is not None:
-        if not REFERENCE.fullmatch(reference):
+        if not CASE_REFERENCE.fullmatch(reference):
             raise Invalid.field("reference", "eight characters 0-9 and a-f (a case's reference)")
-        # A range over the primary key's index, whatever the column's collation.
-        query = query.where(Case.id >= reference, Case.id.startswith(reference))
-        if reference != "ffffffff":
-            query = query.where(Case.id < format(int(reference, 16) + 1, "08x"))
+        query = query.where(*starting_with(Case.id, reference))
     if mine:
         query = query.where(Case.started_by == actor.id)
     with deps.unit_of_work() as uow:

@@ -280,7 +280,9 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "audit.unavailable": ("审计服务暂不可用", "The audit service is not available yet"),
     "audit.filter_action": ("操作", "Action"),
     "audit.filter_actor": ("操作人", "Who"),
-    "audit.filter_case": ("案件编号", "Case id"),
+    "audit.filter_case": ("案件编号", "Case reference"),
+    "audit.filter_from": ("自", "From"),
+    "audit.filter_to": ("至", "To"),
     "audit.empty": ("没有记录", "No records"),
     "audit.show_change": ("查看变更内容", "Show the change"),
     "audit.change_gone": (

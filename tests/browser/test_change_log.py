@@ -25,7 +25,7 @@ def test_an_auditor_opens_the_before_and_after_of_a_change(open_session, custome
     session = open_session("zh-CN")
     page = session.log_in("auditor")
     page.get_by_role("link", name="审计记录").click()
-    page.locator("#q-action").fill("subject.update")
+    page.locator("#q-action").select_option("subject.update")
     page.get_by_role("button", name="查询").click()
     row = page.locator("#audit-table tbody tr")
     expect(row).to_have_count(1)

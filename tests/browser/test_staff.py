@@ -136,6 +136,17 @@ def test_compliance_searches_the_audit_trail_for_refusals(open_session):
     expect(page.locator("#audit-table")).to_contain_text("frontdesk")
     expect(page.locator("#audit-table")).to_contain_text("拒绝")
     overseer.shot("audit-zh")
+    # Actions are chosen by name; "done" finds what succeeded; a day bounds the search.
+    page.locator("#q-outcome").select_option("done")
+    page.locator("#q-action").select_option("auth.login")
+    expect(page.locator("#q-action option:checked")).to_contain_text("登录")
+    page.locator("#q-from").fill("2000-01-01")
+    page.get_by_role("button", name="查询").click()
+    expect(page.locator("#audit-table")).to_contain_text("compliance")
+    expect(page.locator("#audit-table")).not_to_contain_text("拒绝")
+    page.locator("#q-to").fill("2000-01-02")
+    page.get_by_role("button", name="查询").click()
+    expect(page.locator("#audit-table tbody tr")).to_have_count(0)
 
 
 def test_a_queue_longer_than_a_page_loads_the_rest_on_request(open_session, as_user, deps):

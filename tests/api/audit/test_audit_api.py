@@ -45,6 +45,12 @@ def test_search_filters_by_case_and_pages_in_seq_order(api, started) -> None:
     ).body
     assert [r["action"] for r in rest["records"]] == ["task.complete"]
     assert rest["next_after"] is None
+    # The reference pages and customers quote (the id's first eight characters) finds the same.
+    whole = auditor.get(f"/api/v1/audit/records?case={started['id']}").body["records"]
+    by_reference = auditor.get(f"/api/v1/audit/records?case={started['id'][:8].upper()}")
+    assert by_reference.body["records"] == whole
+    other = "00000000" if not started["id"].startswith("00000000") else "ffffffff"
+    assert auditor.get(f"/api/v1/audit/records?case={other}").body["records"] == []
 
 
 def test_search_by_outcome_actor_and_time_range(api, clock) -> None:

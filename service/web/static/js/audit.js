@@ -38,10 +38,33 @@ function changeButton(record) {
   return [" ", button, box];
 }
 
+// The actions the trail names, by their names in the page's language (sorted by them).
+function actionChoices() {
+  const select = document.getElementById("q-action");
+  const actions = Object.keys(DS.strings).filter((key) => key.startsWith("action."))
+    .map((key) => key.slice("action.".length))
+    .sort((a, b) => term("action", a).localeCompare(term("action", b), DS.lang));
+  for (const action of actions) {
+    select.append(el("option", { value: action, text: `${term("action", action)} (${action})` }));
+  }
+}
+
+// A day picked is the whole local day: from its first moment, to the next day's first.
+function dayBound(input) {
+  if (!input.value) return null;
+  const day = new Date(`${input.value}T00:00:00`);
+  if (input.dataset.day === "end") day.setDate(day.getDate() + 1);
+  return day.toISOString();
+}
+
 async function search(event) {
   if (event) event.preventDefault();
   hideError();
   const params = filterParams("#audit-search");
+  const from = dayBound(document.getElementById("q-from"));
+  const to = dayBound(document.getElementById("q-to"));
+  if (from) params.set("from", from);
+  if (to) params.set("to", to);
   params.set("limit", "200");
   try {
     const reply = await api("GET", `/audit/records?${params}`);
@@ -84,6 +107,7 @@ async function verify() {
   }
 }
 
+actionChoices();
 document.getElementById("audit-search").addEventListener("submit", search);
 document.getElementById("verify-button").addEventListener("click", verify);
 latestCheckpoint();
