@@ -207,23 +207,8 @@ def _subject_view(
             duties.check(uow.session, actor, task, case)
         except Forbidden:
             return _masked(uow, deps, subject, requested)
-        values = vault.read_fields(uow, deps.keys, subject)
         asked = [changes.NEW_PREFIX + name for name in sorted(requested or {})]
-        record(
-            uow.session,
-            actor,
-            Event(
-                action="subject.read",
-                procedure=case.procedure,
-                version_hash=version.content_hash,
-                case_id=case.id,
-                task_id=task.id,
-                subject=case.subject,
-                fields=sorted(values) + asked,
-                purpose=f"review: {task.spec_name}",
-            ),
-            deps.now(),
-        )
+        values = _read_for_task(uow, deps, actor, task, case, version, "review", None, asked)
         return values, False, requested
     return _masked(uow, deps, subject, requested)
 
@@ -250,7 +235,24 @@ def _draft_to_correct(
         duties.check(uow.session, actor, task, case)
     except Forbidden:
         return None
-    values = vault.read_fields(uow, deps.keys, str(case.subject), wanted)
+    return _read_for_task(uow, deps, actor, task, case, version, "correction", wanted)
+
+
+def _read_for_task(
+    uow: Any,
+    deps: Deps,
+    actor: Actor,
+    task: Task,
+    case: Case,
+    version: ProcedureVersion,
+    why: str,
+    fields: list[str] | None,
+    also: list[str] | tuple[str, ...] = (),
+) -> dict[str, str]:
+    """The case's customer's values (these fields, or all) in clear for whoever works the
+    task, the read audited with its purpose (``review: <step>``); ``also`` names more
+    values shown with them (a change's requested ones)."""
+    values = vault.read_fields(uow, deps.keys, str(case.subject), fields)
     record(
         uow.session,
         actor,
@@ -261,8 +263,8 @@ def _draft_to_correct(
             case_id=case.id,
             task_id=task.id,
             subject=case.subject,
-            fields=sorted(values),
-            purpose=f"correction: {task.spec_name}",
+            fields=sorted(values) + list(also),
+            purpose=f"{why}: {task.spec_name}",
         ),
         deps.now(),
     )
