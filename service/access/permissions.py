@@ -163,6 +163,7 @@ ENDPOINT_PERMISSIONS: dict[str, str] = {
     "definitions.list_reviews": "version.read",
     # browser UI (service/web/)
     "web.home": PUBLIC,
+    "web.favicon": PUBLIC,
     "web.login": PUBLIC,
     "web.logout": PUBLIC,
     "web.bpmn_js": PUBLIC,

@@ -124,6 +124,8 @@ def record_training(
 
 def training_of(deps: Deps, user_id: int) -> list[dict[str, Any]]:
     with deps.unit_of_work() as uow:
+        if uow.session.get(User, user_id) is None:
+            raise NotFound(f"no user {user_id}")
         rows = uow.session.scalars(
             select(TrainingRecord)
             .where(TrainingRecord.user_id == user_id)

@@ -171,6 +171,12 @@ def test_feedback_refuses_personal_numbers_however_they_are_written(api):
     assert blank_step.status == 422 and _field(blank_step) == "step"
 
 
+def test_training_of_a_user_that_does_not_exist_is_not_found(api, users):
+    admin = api("admin")
+    assert admin.get(f"/api/v1/users/{users['frontdesk']}/training").status == 200
+    assert admin.get(f"/api/v1/users/{max(users.values()) + 100}/training").status == 404
+
+
 def test_a_hold_names_its_subject_one_way_not_two(api, collected):
     reply = api("officer").post(
         "/api/v1/holds",

@@ -33,8 +33,12 @@ def test_the_front_desk_finds_a_customers_case_by_its_reference(open_session, as
     page.get_by_role("button", name="查找").click()
     expect(page.locator("#no-case")).to_contain_text("没有您可查看的此编号案件")
 
-    page.locator("#case-reference").fill(case["id"][:8].upper())
+    page.locator("#case-reference").fill(f"{case['id'][:4].upper()} {case['id'][4:8]}")  # read out
     page.get_by_role("button", name="查找").click()
+    expect(page).to_have_url(re.compile(rf".*/cases/{case['id']}$"))
+    expect(page.locator("#case-id")).to_have_text(case["id"][:8])
+    # The reference as an address opens the case it names.
+    page = session.go(f"/cases/{case['id'][:8]}")
     expect(page).to_have_url(re.compile(rf".*/cases/{case['id']}$"))
     expect(page.locator("#case-id")).to_have_text(case["id"][:8])
 

@@ -49,6 +49,12 @@ def test_cors_is_off_and_cross_origin_writes_are_refused(client):
     assert same.status_code == 200
 
 
+def test_the_tab_icon_is_served_to_anyone(client):
+    reply = client.get("/favicon.ico")
+    assert reply.status_code == 200 and reply.mimetype == "image/svg+xml"
+    assert reply.data.startswith(b"<svg")
+
+
 def test_a_too_large_request_gets_a_413_json_error(app, client):
     size = app.config["MAX_CONTENT_LENGTH"] + 1
     reply = client.post(

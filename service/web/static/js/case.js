@@ -118,6 +118,11 @@ document.getElementById("feedback-form").addEventListener("submit", (event) =>
 
 async function loadCase() {
   try {
+    if (/^[0-9a-fA-F]{8}$/.test(caseId)) {
+      // /cases/<reference>, the eight characters customers quote: the case it names.
+      const { cases } = await api("GET", `/cases?reference=${caseId.toLowerCase()}`);
+      if (cases.length === 1) { window.location.replace(`/cases/${cases[0].id}`); return; }
+    }
     const found = await api("GET", `/cases/${caseId}`);
     caseFacts(found);
     openTasks(found);

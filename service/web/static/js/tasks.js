@@ -166,7 +166,8 @@ async function findCase(event) {
   hideError();
   const out = document.getElementById("found-cases");
   try {
-    const reference = document.getElementById("case-reference").value.trim().toLowerCase();
+    // Read out or copied in groups ("e2cc 2c70", "e2cc-2c70"): the eight characters.
+    const reference = document.getElementById("case-reference").value.replace(/[\s-]/g, "").toLowerCase();
     const { cases } = await api("GET", `/cases?reference=${encodeURIComponent(reference)}`);
     if (cases.length === 1) { window.location.assign(`/cases/${cases[0].id}`); return; }
     out.replaceChildren(cases.length
