@@ -63,6 +63,7 @@ def show_task(deps: Deps, actor: Actor, task_id: str) -> dict[str, Any]:
         view = task_summary(task)
         view["form_schema"] = version.forms.get(task.form or "")
         view["case_data"] = _case_data(deps, version, case)
+        view["returned_reason"] = _returned_reason(uow.session, task, view["case_data"])
         view["subject_fields"] = view["prefill"] = None
         if case.subject and vault.subject_status(uow, case.subject) != "shredded":
             shown = _subject_view(uow, deps, actor, task, case, case.subject, version)
@@ -211,6 +212,24 @@ def _subject_view(
         values = _read_for_task(uow, deps, actor, task, case, version, "review", None, asked)
         return values, False, requested
     return _masked(uow, deps, subject, requested)
+
+
+def _returned_reason(session: Any, task: Task, case_data: dict[str, Any]) -> str | None:
+    """Why a review sent this step back, when it did: the step was done before in this case
+    and the case's last review decision (every review form's ``decision`` and ``reason``)
+    is a return. A review step itself is never "returned"."""
+    if task.lane in REVIEW_ROLES or task.status not in ("open", "claimed"):
+        return None
+    if case_data.get("decision") != "return" or not case_data.get("reason"):
+        return None
+    done_before = session.scalar(
+        select(Task.id).where(
+            Task.case_id == task.case_id,
+            Task.spec_name == task.spec_name,
+            Task.status == "completed",
+        )
+    )
+    return str(case_data["reason"]) if done_before else None
 
 
 def _draft_to_correct(

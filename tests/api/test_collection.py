@@ -255,7 +255,7 @@ def test_a_form_returned_for_correction_comes_back_filled_in_for_its_collector(
     task_id = desk.task_of(collected["id"], "fill_form")
     shown = desk.get(f"/api/v1/tasks/{task_id}").body
     assert shown["prefill"] == VALID_FORM | {"mobile": "+8613812345678"}  # the draft, as kept
-    assert shown["case_data"]["reason"] == "please check the address"
+    assert shown["returned_reason"] == "please check the address"
     with deps.unit_of_work() as uow:
         purposes = uow.session.scalars(
             select(AuditRecord.purpose).where(
@@ -269,3 +269,6 @@ def test_a_form_returned_for_correction_comes_back_filled_in_for_its_collector(
     assert api("frontdesk2").get(f"/api/v1/tasks/{task_id}").body["prefill"] is None
     corrected = desk.complete(task_id, VALID_FORM | {"address": "北京市朝阳区建国路89号"})
     assert corrected.status == 200, corrected.body
+    # The next review is no "returned" step, though the last decision was a return.
+    review = reviewer.get(f"/api/v1/tasks/{reviewer.task_of(collected['id'], 'review')}").body
+    assert review["returned_reason"] is None

@@ -125,12 +125,11 @@ function formSection(task) {
     const input = fields.querySelector(`#${SchemaForm.idOf(name)}`);
     if (input) input.value = value;
   }
-  // The reviewer's reason, where a review sent this step back (every review form's
-  // decision and reason): first, where the person correcting starts reading.
-  const data = task.case_data || {};
-  const returned = canAct && data.decision === "return" && data.reason
+  // The reviewer's reason, where a review sent this step back: first, where the person
+  // correcting starts reading.
+  const returned = canAct && task.returned_reason
     ? el("p", { class: "notice warn returned", id: "returned-reason", role: "note" },
-        el("strong", { text: t("task.returned") }), ` ${data.reason}`)
+        el("strong", { text: t("task.returned") }), ` ${task.returned_reason}`)
     : null;
   const form = el("form", { id: "task-form", novalidate: true, "aria-labelledby": "form-head" },
     returned, fields,
