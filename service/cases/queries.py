@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from sqlalchemy import select
@@ -15,7 +16,12 @@ from service.cases import duties
 from service.cases.models import CASE_REFERENCE, Case, Task, starting_with
 from service.cases.tasks import list_tasks, task_summary
 from service.definitions.models import ProcedureVersion
-from service.definitions.service import compile_version, list_procedures, published_version
+from service.definitions.service import (
+    compile_version,
+    diagram_for,
+    list_procedures,
+    published_version,
+)
 from service.deps import Deps
 from service.engine import Run
 from service.errors import Forbidden, Invalid, NotFound
@@ -118,11 +124,8 @@ def procedures_to_start(deps: Deps, actor: Actor) -> list[dict[str, Any]]:
             startable = may_start and listed["procedure"] != REVIEW_PROCEDURE
             if startable:
                 # Compiled once per version and kept (as for its cases), so no reads here.
-                diagram = deps.engine.for_version(listed["content_hash"])
-                if diagram is None:
-                    version = published_version(uow.session, listed["procedure"])
-                    diagram = compile_version(deps.engine, version)
-                    deps.engine.remember_version(version.content_hash, diagram)
+                load = functools.partial(published_version, uow.session, listed["procedure"])
+                diagram = diagram_for(deps.engine, listed["content_hash"], load)
                 startable = bool(diagram.start_lanes & actor.roles)
             listed["startable"] = startable
     return procedures

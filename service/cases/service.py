@@ -29,7 +29,7 @@ from service.cases.writes import StepWrites, update_task, write_step
 from service.clock import iso
 from service.db import UnitOfWork
 from service.definitions.models import ProcedureVersion
-from service.definitions.service import compile_version, published_version
+from service.definitions.service import diagram_for, published_version
 from service.deps import ConnectorContext, Deps
 from service.engine import SERIALIZER_VERSION, SPIFF_VERSION, CompiledDiagram, Run, TaskNotReady
 from service.errors import Conflict, Forbidden, Invalid, NotFound
@@ -426,11 +426,7 @@ def _published_version(session: Session, procedure: str) -> ProcedureVersion:
 
 def _diagram(deps: Deps, version: ProcedureVersion) -> CompiledDiagram:
     """The version's compiled diagram, cached by its content hash."""
-    diagram = deps.engine.for_version(version.content_hash)
-    if diagram is None:
-        diagram = compile_version(deps.engine, version)
-        deps.engine.remember_version(version.content_hash, diagram)
-    return diagram
+    return diagram_for(deps.engine, version.content_hash, lambda: version)
 
 
 def _ended(run: Run) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +58,20 @@ def content_hash(bpmn: str, forms: dict[str, Any]) -> str:
 def compile_version(engine: Engine, version: ProcedureVersion) -> CompiledDiagram:
     """The version's parsed diagram; the engine caches it by content hash."""
     return engine.compile(version.bpmn.encode("utf-8"), roles=set(ROLES), forms=set(version.forms))
+
+
+def diagram_for(
+    engine: Engine, content_hash: str, load: Callable[[], ProcedureVersion]
+) -> CompiledDiagram:
+    """The compiled diagram of the version with this content hash, compiled once and kept.
+
+    ``load`` gives the version (with its diagram text) only when it was not compiled yet.
+    """
+    diagram = engine.for_version(content_hash)
+    if diagram is None:
+        diagram = compile_version(engine, load())
+        engine.remember_version(content_hash, diagram)
+    return diagram
 
 
 def install_shipped(

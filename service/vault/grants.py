@@ -124,7 +124,11 @@ DELETED = "the customer's data has been deleted; nothing is left to show"
 
 
 def _deleted(session: Session, grant: Grant) -> bool:
-    status = session.scalar(select(Subject.status).where(Subject.pseudonym == grant.subject))
+    return _gone(session.scalar(select(Subject.status).where(Subject.pseudonym == grant.subject)))
+
+
+def _gone(status: str | None) -> bool:
+    """A subject's status that leaves nothing to read: shredded (or no record at all)."""
     return status in (None, "shredded")
 
 
@@ -136,7 +140,7 @@ def list_grants(deps: Deps, actor: Actor) -> list[dict[str, Any]]:
             .where(Grant.requester_id == actor.id)
             .order_by(Grant.issued_at.desc())
         ).all()
-        return [_summary(g, deleted=status in (None, "shredded")) for g, status in rows]
+        return [_summary(g, deleted=_gone(status)) for g, status in rows]
 
 
 def show_grant(deps: Deps, actor: Actor, grant_id: str) -> dict[str, Any]:
